@@ -1,0 +1,1 @@
+"""Shared Azure plumbing. Nothing here imports azure.* at module level."""

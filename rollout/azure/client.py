@@ -1,0 +1,103 @@
+"""A small Azure REST client over httpx: bearer tokens from azure-identity, retries that honour
+Retry-After, and Azure's error body (code, message, request id) turned into ProviderError.
+
+    client = AzureClient(scope="https://management.azure.com/.default")
+    resp = client.request("GET", url, params={"api-version": "2024-05-01"})
+
+Tests pass `credential=` (an object with get_token) and `transport=httpx.MockTransport(...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rollout.errors import ProviderError
+from rollout.retry import send_with_retry
+
+ARM = "https://management.azure.com"
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+def default_credential() -> Any:
+    """DefaultAzureCredential: environment (service principal), workload identity (GitHub OIDC),
+    managed identity, Azure CLI. Imported here, never at start-up."""
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ModuleNotFoundError as exc:
+        raise ProviderError("Azure support needs the azure extra: pip install 'rollout[azure]'") from exc
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+class AzureError(ProviderError):
+    def __init__(self, status: int, code: str, message: str, request_id: str | None, what: str) -> None:
+        self.status, self.code, self.azure_message, self.request_id = status, code, message, request_id
+        rid = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"{what}: HTTP {status} {code}: {message}{rid}")
+
+
+def error_from(resp: Any, what: str) -> AzureError:
+    code, message = "Unknown", resp.text[:300] if resp.content else resp.reason_phrase
+    try:
+        body = resp.json()
+        err = body.get("error") if isinstance(body, dict) else None
+        if isinstance(err, dict):
+            code = str(err.get("code") or code)
+            message = str(err.get("message") or message)
+    except ValueError:
+        pass
+    rid = resp.headers.get("x-ms-request-id") or resp.headers.get("x-ms-correlation-request-id") or resp.headers.get("request-id")
+    return AzureError(resp.status_code, code, message, rid, what)
+
+
+class AzureClient:
+    def __init__(
+        self,
+        *,
+        scope: str,
+        credential: Any = None,
+        transport: Any = None,
+        sleep: Callable[[float], None] | None = None,
+        attempts: int = 5,
+        timeout: float = 30.0,
+    ) -> None:
+        import httpx
+
+        from rollout.clock import SystemClock
+
+        self.scope = scope
+        self._credential = credential
+        self._http = httpx.Client(transport=transport, timeout=timeout)
+        self._sleep = sleep or SystemClock().sleep
+        self._attempts = attempts
+
+    @property
+    def credential(self) -> Any:
+        if self._credential is None:
+            self._credential = default_credential()
+        return self._credential
+
+    def _token(self) -> str:
+        try:
+            return str(self.credential.get_token(self.scope).token)
+        except ProviderError:
+            raise
+        except Exception as exc:  # azure-identity raises ClientAuthenticationError and friends
+            raise ProviderError(f"Azure credentials: {type(exc).__name__}: {exc}") from exc
+
+    def request(self, method: str, url: str, *, what: str | None = None, ok: tuple[int, ...] = (200, 201, 202, 204), **kwargs: Any) -> Any:
+        """Send with retries; a status outside `ok` raises AzureError."""
+        what = what or f"{method} {url.split('?')[0]}"
+        headers = dict(kwargs.pop("headers", None) or {})
+
+        def send() -> Any:
+            headers["Authorization"] = f"Bearer {self._token()}"
+            return self._http.request(method, url, headers=headers, **kwargs)
+
+        resp = send_with_retry(send, what=what, sleep=self._sleep, attempts=self._attempts)
+        if resp.status_code not in ok:
+            raise error_from(resp, what)
+        return resp
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,1 @@
+"""Gates: judge the candidate against the baseline running at the same time."""

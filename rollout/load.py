@@ -1,0 +1,307 @@
+"""plan.yaml -> (PlanSpec, Plan): render (jinja2 sandbox), parse (YAML), validate (pydantic).
+
+Every problem is reported as `file:line:col: field.path: message` and raised as SpecError
+(exit 2). Nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from rollout.compile import compile_plan
+from rollout.errors import Problem, SpecError
+from rollout.model import VARIANTS, Plan
+from rollout.spec import PlanRuleErrors, PlanSpec
+
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Placeholders filled per query at run time; plan rendering leaves them as they are.
+QUERY_PLACEHOLDERS = ("variant", "target", "window", "model", "model_version", "stage", "interval")
+_TEMPLATE_MARK = re.compile(r"{[{%#]")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    spec: PlanSpec
+    plan: Plan
+    path: Path
+
+
+def load(
+    path: Path | str,
+    *,
+    variables: Mapping[str, Any] | None = None,
+    var_files: Sequence[Path | str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Loaded:
+    path = Path(path)
+    name = str(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([Problem(name, None, None, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Problem(name, None, None, "", f"cannot read: {exc}")]) from None
+    context = _variables(var_files, variables or {}, env if env is not None else os.environ)
+    text = render(raw, name, context)
+    data = parse_yaml(text, name)
+    spec = validate(data, text, name)
+    digests = _prompt_digests(spec, path.parent, text, name)
+    _check_providers(spec, text, name)
+    return Loaded(spec=spec, plan=compile_plan(spec, digests, source=name), path=path)
+
+
+def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in pairs:
+        if "=" not in p:
+            raise SpecError([Problem("--var", None, None, "", f"{p!r} is not k=v")])
+        k, v = p.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def _variables(var_files: Sequence[Path | str], variables: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"env": dict(env)}
+    for f in var_files:
+        fname = str(f)
+        try:
+            text = Path(f).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SpecError([Problem(fname, None, None, "", f"cannot read: {exc.strerror or exc}")]) from None
+        data = parse_yaml(text, fname)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise SpecError([Problem(fname, 1, 1, "", "a var file is a mapping of names to values")])
+        ctx.update(data)
+    ctx.update(variables)
+    for p in QUERY_PLACEHOLDERS:
+        ctx.setdefault(p, "{{ " + p + " }}")
+    return ctx
+
+
+def render(raw: str, name: str, context: Mapping[str, Any]) -> str:
+    """Render with jinja2 in a sandbox, StrictUndefined. Plain YAML skips jinja entirely."""
+    if not _TEMPLATE_MARK.search(raw):
+        return raw
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    envr = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    try:
+        return envr.from_string(raw).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise SpecError([Problem(name, exc.lineno, None, "", f"template syntax error: {exc.message}")]) from None
+    except jinja2.UndefinedError as exc:
+        line = _template_line(exc)
+        raise SpecError([Problem(name, line, None, "", f"undefined template variable: {exc.message} (pass it with --var, --var-file or the environment)")]) from None
+    except jinja2.TemplateError as exc:  # sandbox violations and the like
+        raise SpecError([Problem(name, _template_line(exc), None, "", f"template error: {exc}")]) from None
+
+
+def _template_line(exc: BaseException) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        msg = " ".join(s for s in (exc.context, exc.problem) if s) or "malformed YAML"
+        raise SpecError([Problem(name, line, col, "", f"malformed YAML: {msg}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(name, None, None, "", f"malformed YAML: {exc}")]) from None
+
+
+def validate(data: Any, text: str, name: str) -> PlanSpec:
+    if not isinstance(data, dict):
+        raise SpecError([Problem(name, 1, 1, "", "a plan is a YAML mapping (apiVersion, kind, name, ...)")])
+    try:
+        return PlanSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems_from(exc, text, name, PlanSpec)) from None
+
+
+def problems_from(exc: ValidationError, text: str, name: str, root: type[BaseModel], prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+    locator = Locator(text)
+    problems: list[Problem] = []
+    for err in exc.errors():
+        loc = prefix + tuple(err["loc"])
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, PlanRuleErrors):
+            for sub_loc, msg in ctx_error.problems:
+                full = prefix + tuple(sub_loc)
+                line, col = locator.find(full)
+                problems.append(Problem(name, line, col, _path(full), msg))
+            continue
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            known = _fields_at(root, loc[len(prefix) : -1])
+            msg = f"unknown key {key!r}" + _suggest(key, known)
+        elif err["type"] == "missing":
+            line, col = locator.find(loc[:-1])
+            problems.append(Problem(name, line, col, _path(loc), "required field is missing"))
+            continue
+        elif err["type"] == "literal_error":
+            msg = f"{msg} (got {err.get('input')!r})"
+        line, col = locator.find(loc, key=err["type"] == "extra_forbidden")
+        problems.append(Problem(name, line, col, _path(loc), msg))
+    return problems
+
+
+def _path(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return hint + (f"; valid keys: {', '.join(sorted(known))}" if known else "")
+
+
+def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """Field names (as written in YAML) of the model found by following `loc` from `model`."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next(
+                (f for n, f in current.model_fields.items() if part in (n, f.alias)), None
+            )
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            current = _item_type(current)
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else tp
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    return tp
+
+
+def _item_type(tp: Any) -> Any:
+    args = typing.get_args(_unwrap(tp))
+    return args[-1] if args else None
+
+
+class Locator:
+    """Field path -> (line, column) in the YAML text, found through the composed node tree."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._root: Any = None
+        self._tried = False
+
+    def _tree(self) -> Any:
+        if not self._tried:
+            self._tried = True
+            try:
+                self._root = yaml.compose(self._text, Loader=Loader)
+            except yaml.YAMLError:
+                self._root = None
+        return self._root
+
+    def find(self, loc: Sequence[str | int], *, key: bool = False) -> tuple[int | None, int | None]:
+        node = self._tree()
+        if node is None:
+            return None, None
+        best = node
+        for i, part in enumerate(loc):
+            last = i == len(loc) - 1
+            if isinstance(node, yaml.MappingNode):
+                hit = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
+                if hit is None:
+                    break
+                node = hit[0] if (last and key) else hit[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+            else:
+                break
+            best = node
+        return best.start_mark.line + 1, best.start_mark.column + 1
+
+
+def _prompt_digests(spec: PlanSpec, base: Path, text: str, name: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    problems = []
+    for v in VARIANTS:
+        prompt = getattr(spec.variants, v).prompt
+        if prompt is None:
+            out[v] = None
+            continue
+        p = Path(prompt)
+        p = p if p.is_absolute() else base / p
+        try:
+            out[v] = hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError:
+            line, col = Locator(text).find(("variants", v, "prompt"))
+            problems.append(Problem(name, line, col, f"variants.{v}.prompt", f"prompt file not found: {p}"))
+    if problems:
+        raise SpecError(problems)
+    return out
+
+
+def _check_providers(spec: PlanSpec, text: str, name: str) -> None:
+    """Each provider's options are checked by its own Config model (no vendor SDK imported)."""
+    from rollout import registry
+    from rollout.errors import InvalidInput
+
+    sections: list[tuple[tuple[str | int, ...], str, Any]] = [
+        (("router",), "router", spec.router),
+        (("metrics",), "metrics", spec.metrics),
+    ]
+    sections += [(("sources", k), "metrics", v) for k, v in spec.sources.items()]
+    if spec.deployments is not None:
+        sections.append((("deployments",), "deployments", spec.deployments))
+    problems: list[Problem] = []
+    locator = Locator(text)
+    for loc, kind, ps in sections:
+        try:
+            mod = registry.module_for(kind, ps.type)
+        except InvalidInput as exc:
+            line, col = locator.find((*loc, "type"))
+            problems.append(Problem(name, line, col, _path((*loc, "type")), str(exc)))
+            continue
+        try:
+            mod.Config.model_validate(ps.options())
+        except ValidationError as exc:
+            problems += problems_from(exc, text, name, mod.Config, prefix=loc)
+    if problems:
+        raise SpecError(problems)

@@ -1,0 +1,35 @@
+"""Keep secrets out of state, logs and reports."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+SECRET_KEY = re.compile(r"(pass(word)?|secret|token|api[-_]?key|credential|authorization|sas|connection[-_]?string)", re.I)
+_INLINE = [
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)((?:api[-_]?key|token|secret|password|sig|signature)=)[^&\s\"']+"),
+    re.compile(r"(?i)(://[^:/\s]+:)[^@/\s]+(@)"),  # user:password@host
+    re.compile(r"()sk-[A-Za-z0-9_-]{16,}"),
+    re.compile(r"()eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),  # JWT
+]
+MASK = "***"
+
+
+def redact_text(text: str) -> str:
+    for pat in _INLINE:
+        text = pat.sub(lambda m: m.group(1) + MASK + (m.group(2) if m.lastindex and m.lastindex >= 2 else ""), text)
+    return text
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """A copy of `value` with secret-looking keys masked and secret-looking strings cleaned."""
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, key) for v in value]
+    if isinstance(value, str):
+        if key and SECRET_KEY.search(key) and not key.endswith(("_env", "_file")) and value:
+            return MASK
+        return redact_text(value)
+    return value

@@ -1,0 +1,241 @@
+"""The plan language (v1): pydantic models of what a user writes in plan.yaml.
+
+Semantic rules that span fields (weights rise, gates exist, ...) live here too, so that
+every error carries a field path that `load` maps back to a file line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from rollout.durations import parse_duration
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+NAME_RE = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Variant(_Strict):
+    model: str = Field(min_length=1)
+    model_version: str | None = None
+    prompt: str | None = None  # a file, relative to the plan file; hashed into the fingerprint
+    params: dict[str, Any] = Field(default_factory=dict)
+    target: str | None = None  # what the router calls it (deployment, backend, flag variant)
+
+
+class Variants(_Strict):
+    baseline: Variant
+    candidate: Variant
+
+
+class ProviderSpec(BaseModel):
+    """`{type: NAME, ...}`: the rest is validated by the provider's own Config model."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+GateKind = Literal["proportion", "mean", "value"]
+_QUERIES: dict[str, tuple[str, ...]] = {
+    "proportion": ("events", "total"),
+    "mean": ("count", "sum", "sum_squares"),
+    "value": ("query",),
+}
+
+
+class Gate(_Strict):
+    name: str = Field(pattern=NAME_RE)
+    kind: GateKind
+    # proportion: events / total per variant
+    events: str | None = None
+    total: str | None = None
+    # mean: count, sum and sum of squares per variant (e.g. of log-latency, tokens, eval score)
+    count: str | None = None
+    sum: str | None = None
+    sum_squares: str | None = None
+    # value: one number per variant (threshold method)
+    query: str | None = None
+    # bounds: absolute, and relative to the baseline running at the same time
+    max: float | None = None
+    min: float | None = None
+    max_ratio: float | None = Field(default=None, gt=0)
+    min_ratio: float | None = Field(default=None, gt=0)
+    max_increase: float | None = Field(default=None, ge=0)
+    max_decrease: float | None = Field(default=None, ge=0)
+    required: bool = True  # must pass for a stage to advance (else advisory)
+    source: str | None = None  # a name in `sources`; default: `metrics`
+
+    def queries(self) -> dict[str, str]:
+        """role -> query template, for the roles this kind needs."""
+        return {role: getattr(self, role) for role in _QUERIES[self.kind]}
+
+    @model_validator(mode="after")
+    def _shape(self) -> Gate:
+        need = _QUERIES[self.kind]
+        missing = [r for r in need if getattr(self, r) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} gate needs {', '.join(need)}; missing {', '.join(missing)}")
+        extra = [
+            r for roles in _QUERIES.values() for r in roles if r not in need and getattr(self, r)
+        ]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} does not apply to a {self.kind} gate (it takes {', '.join(need)})")
+        if all(
+            getattr(self, b) is None
+            for b in ("max", "min", "max_ratio", "min_ratio", "max_increase", "max_decrease")
+        ):
+            raise ValueError("a gate needs a bound: max, min, max_ratio, min_ratio, max_increase or max_decrease")
+        if self.kind == "proportion":
+            for b in ("max", "min", "max_increase", "max_decrease"):
+                v = getattr(self, b)
+                if v is not None and not 0 <= v <= 1:
+                    raise ValueError(f"{b} of a proportion gate is a fraction between 0 and 1 (got {v})")
+        return self
+
+
+class Stage(_Strict):
+    name: str = Field(pattern=NAME_RE)
+    weight: int | None = None
+    weights: list[int] | None = None
+    bake: Duration = 0  # analysis time at each weight of the stage; 0: no analysis
+    approval: bool = False  # a person (or --approve) must approve before this stage starts
+    gates: list[str] | None = None  # default: every gate
+    min_requests: int | None = Field(default=None, ge=0)  # candidate requests before the stage may pass
+
+    def weight_list(self) -> list[int]:
+        return list(self.weights) if self.weights is not None else [self.weight or 0]
+
+    @field_validator("weight")
+    @classmethod
+    def _weight(cls, v: int | None) -> int | None:
+        if v is not None and not 0 < v <= 100:
+            raise ValueError("must be > 0 and <= 100")
+        return v
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None:
+            if not v:
+                raise ValueError("needs at least one weight")
+            for w in v:
+                if not 0 < w <= 100:
+                    raise ValueError("must be > 0 and <= 100")
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Stage:
+        if (self.weight is None) == (self.weights is None):
+            raise ValueError("give exactly one of weight or weights")
+        return self
+
+
+class Analysis(_Strict):
+    interval: Duration = 60
+    method: Literal["sequential", "threshold"] = "sequential"
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    failure_limit: int = Field(default=0, ge=0)  # threshold method: failed checks tolerated
+    on_inconclusive: Literal["extend", "rollback", "proceed"] = "extend"
+    max_extensions: int = Field(default=2, ge=0)  # how many times `extend` may add one more bake
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError("must be longer than 0s")
+        return v
+
+
+class PlanSpec(_Strict):
+    api_version: Literal["rollout/v1"] = Field(alias="apiVersion")
+    kind: Literal["Plan"]
+    name: str = Field(pattern=NAME_RE)
+    description: str | None = None
+    variants: Variants
+    router: ProviderSpec
+    metrics: ProviderSpec
+    sources: dict[str, ProviderSpec] = Field(default_factory=dict)
+    deployments: ProviderSpec | None = None  # e.g. azure-openai: check/create targets in preflight
+    gates: list[Gate] = Field(default_factory=list)
+    stages: list[Stage] = Field(min_length=1)
+    analysis: Analysis = Field(default_factory=Analysis)
+
+    @model_validator(mode="after")
+    def _rules(self) -> PlanSpec:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        seen_stage: set[str] = set()
+        for i, st in enumerate(self.stages):
+            if st.name in seen_stage:
+                problems.append((("stages", i, "name"), f"duplicate stage name {st.name!r}"))
+            seen_stage.add(st.name)
+        seen_gate: set[str] = set()
+        for i, g in enumerate(self.gates):
+            if g.name in seen_gate:
+                problems.append((("gates", i, "name"), f"duplicate gate name {g.name!r}"))
+            seen_gate.add(g.name)
+            if g.source is not None and g.source not in self.sources:
+                problems.append(
+                    (("gates", i, "source"), f"unknown source {g.source!r}; {_known(self.sources)}")
+                )
+        prev = 0
+        for i, st in enumerate(self.stages):
+            field: tuple[str | int, ...]
+            for j, w in enumerate(st.weight_list()):
+                field = ("stages", i, "weights", j) if st.weights is not None else ("stages", i, "weight")
+                if w <= prev:
+                    problems.append((field, f"weights must rise across the plan: {w} follows {prev}"))
+                prev = max(prev, w)
+            for j, name in enumerate(st.gates or []):
+                if name not in seen_gate:
+                    problems.append(
+                        (("stages", i, "gates", j), f"unknown gate {name!r}; {_known(seen_gate)}{_did_you_mean(name, seen_gate)}")
+                    )
+            if st.bake and st.bake < self.analysis.interval:
+                problems.append(
+                    (("stages", i, "bake"), f"bake ({st.bake}s) is shorter than analysis.interval ({self.analysis.interval}s)")
+                )
+        if prev != 100:
+            problems.append((("stages", len(self.stages) - 1), f"the last stage must reach weight 100 (it reaches {prev})"))
+        if problems:
+            raise PlanRuleErrors(problems)
+        return self
+
+
+class PlanRuleErrors(ValueError):
+    """Several cross-field problems at once, each with its own field path."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(m for _, m in problems))
+
+
+def _known(names: Any) -> str:
+    names = sorted(names)
+    return f"known: {', '.join(names)}" if names else "none are defined"
+
+
+def _did_you_mean(name: str, names: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def slug_ok(name: str) -> bool:
+    return re.match(NAME_RE, name) is not None

@@ -1,0 +1,58 @@
+"""State stores keep runs, their event logs and leases. Every change is one transaction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from rollout.model import Event, Holder, Run
+
+DEFAULT_URL = "sqlite:///.rollout/state.db"
+
+
+class Lease(Protocol):
+    # Push the expiry forward; the runner calls it every tick. Raises LeaseHeld if lost.
+    def renew(self) -> None: ...
+
+
+class StateStore(Protocol):
+    # The latest attempt of a rollout, or None.
+    def load(self, name: str) -> Run | None: ...
+
+    # Write `run` (revision bumped) and append `events` in one transaction, only if the stored
+    # revision is still `expected_revision` (0: a new attempt). Raises StaleState otherwise.
+    def commit(self, run: Run, events: Sequence[Event], *, expected_revision: int) -> Run: ...
+
+    # Events of the latest attempt (or all attempts), oldest first, at most `limit` (newest kept).
+    def history(self, name: str, *, limit: int = 50, all_attempts: bool = False) -> list[Event]: ...
+
+    # Exclusive right to drive this rollout. Raises LeaseHeld naming the holder. A lease whose
+    # holder is dead (same host, pid gone) or has expired is taken over.
+    def lease(self, name: str, holder: Holder, *, ttl: float) -> AbstractContextManager[Lease]: ...
+
+    # The latest attempt of every rollout, for `rollout list`.
+    def runs(self) -> list[Run]: ...
+
+
+def state_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("ROLLOUT_STATE") or DEFAULT_URL
+
+
+def open_store(url: str | None = None) -> StateStore:
+    """`sqlite:///relative.db`, `sqlite:////abs/path.db`, a bare path, or `postgresql://...`."""
+    from rollout import registry
+
+    url = state_url(url)
+    if "://" not in url:
+        url = "sqlite:///" + url
+    scheme = url.split("://", 1)[0].split("+", 1)[0]
+    mod = registry.module_for("state", scheme)
+    store: StateStore = mod.open_url(url)
+    return store
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.split("://", 1)[1][1:] if url.startswith("sqlite:///") else url)
