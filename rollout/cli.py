@@ -201,20 +201,21 @@ def simulate(
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, prog_name="rollout", standalone_mode=False)
+        # Without standalone mode click returns the exit code of typer.Exit instead of raising.
+        rv = app(args=argv, prog_name="rollout", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except (typer.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # click usage errors: bad arguments are invalid input (exit 2)
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+    except Exception as exc:
+        # click's usage errors (typer vendors click in recent releases, so match by shape):
+        # bad arguments are invalid input, exit 2.
+        if any(c.__name__ == "ClickException" for c in type(exc).__mro__):
+            exc.show()  # type: ignore[attr-defined]
             return 2
         raise
-    return 0
 
 
 if __name__ == "__main__":
