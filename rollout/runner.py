@@ -118,8 +118,8 @@ class Runner:
 
     def _stop_code(self, run: Run) -> int | None:
         code = exit_code_for(run)
-        if code == EXIT_WAITING and self.wait:
-            return None
+        if code == EXIT_WAITING and (self.wait or run.intent is not None):
+            return None  # an intent (promote, resume) may move a waiting run on
         if code is None and self.until_index is not None and run.step_index >= self.until_index:
             return EXIT_OK
         return code

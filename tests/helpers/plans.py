@@ -1,0 +1,41 @@
+"""Build plans in tests without files: `make_plan(stages=[...], gates=[...])`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollout.compile import compile_plan
+from rollout.model import Plan
+from rollout.spec import PlanSpec
+
+ERROR_GATE = {
+    "name": "error-rate",
+    "kind": "proportion",
+    "events": 'errors{variant="{{ variant }}"}',
+    "total": 'requests{variant="{{ variant }}"}',
+    "max_ratio": 1.5,
+}
+
+
+def spec_dict(**over: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "apiVersion": "rollout/v1",
+        "kind": "Plan",
+        "name": "demo",
+        "variants": {"baseline": {"model": "gpt-4o"}, "candidate": {"model": "gpt-4.1"}},
+        "router": {"type": "file", "path": "routes.json"},
+        "metrics": {"type": "simulated"},
+        "gates": [ERROR_GATE],
+        "stages": [
+            {"name": "pilot", "weight": 5, "bake": "60s"},
+            {"name": "expansion", "weights": [25, 50], "bake": "60s"},
+            {"name": "full", "weight": 100},
+        ],
+        "analysis": {"interval": "20s", "method": "threshold"},
+    }
+    d.update(over)
+    return d
+
+
+def make_plan(**over: Any) -> Plan:
+    return compile_plan(PlanSpec.model_validate(spec_dict(**over)))

@@ -1,0 +1,117 @@
+"""The runner against fakes: virtual time, an in-memory store, a router that can fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from rollout.clock import FakeClock
+from rollout.errors import EXIT_OK, EXIT_ROLLED_BACK, EXIT_WAITING, RolloutError
+from rollout.model import Intent, Phase, Weights
+from rollout.runner import Runner, new_run
+from rollout.state.memory import MemoryStore
+from rollout.testing import FakeRouter, ScriptedSource, rates, scripted_providers
+from tests.helpers.plans import make_plan
+
+
+def setup(plan, cand_err: float = 0.01, router: FakeRouter | None = None):
+    clock = FakeClock()
+    store = MemoryStore()
+    router = router or FakeRouter()
+    source = ScriptedSource(rates(router, rps=50, error={"baseline": 0.01, "candidate": cand_err}))
+    store.commit(new_run(plan, clock.now()), [], expected_revision=0)
+    runner = Runner(plan=plan, store=store, providers=scripted_providers(router, source, plan), clock=clock, max_loops=500)
+    return runner, store, router, clock
+
+
+def test_a_healthy_candidate_is_promoted_step_by_step():
+    plan = make_plan()
+    runner, store, router, clock = setup(plan)
+    assert runner.run() == EXIT_OK
+    assert [w.candidate for w in router.calls] == [5, 25, 50, 100]
+    run = store.load("demo")
+    assert run.phase == Phase.COMPLETED and run.desired == Weights.of(100)
+    assert sum(clock.slept) >= 180  # three 60s bakes, in virtual time
+
+
+def test_a_bad_candidate_is_rolled_back_and_the_evidence_is_kept():
+    plan = make_plan()
+    runner, store, router, _ = setup(plan, cand_err=0.05)
+    assert runner.run() == EXIT_ROLLED_BACK
+    assert router.weights == Weights.all_baseline()
+    assert [w.candidate for w in router.calls] == [5, 0]
+    run = store.load("demo")
+    assert run.phase == Phase.ROLLED_BACK
+    fails = [e for e in store.history("demo") if e.kind == "verdict" and e.data["status"] == "fail"]
+    assert fails and fails[0].data["evidence"]["candidate"] == pytest.approx(0.05)
+    assert store.history("demo")[-1].message.startswith("rolled back: baseline restored and verified")
+
+
+def test_a_crash_between_commit_and_act_heals_on_resume_without_repeating_the_step():
+    plan = make_plan()
+    router = FakeRouter()
+    router.fail_next = 1  # the first shift fails after the decision was committed
+    runner, store, router, clock = setup(plan, router=router)
+    with pytest.raises(RolloutError, match="Traffic left as recorded"):
+        runner.run()
+    run = store.load("demo")
+    assert run.desired == Weights.of(5) and router.weights == Weights.all_baseline()
+    step = run.step_index
+    runner2 = Runner(plan=plan, store=store, providers=runner.providers, clock=clock, until_index=None, max_loops=500)
+    assert runner2.run() == EXIT_OK
+    kinds = [e.kind for e in store.history("demo", limit=0)]
+    assert kinds.count("drift") == 1  # healed once
+    assert sum(1 for e in store.history("demo", limit=0) if e.kind == "weights" and e.data.get("weights", {}).get("candidate") == 5) == 1
+    assert step == plan.steps.index(plan.steps[step])
+
+
+def test_a_failed_rollback_says_so_loudly_and_stays_rolling_back(capsys):
+    plan = make_plan()
+    router = FakeRouter()
+    runner, store, router, _ = setup(plan, cand_err=0.05, router=router)
+    original = router.set_weights
+
+    def fail_restore(w: Weights) -> None:
+        if w == Weights.all_baseline():
+            raise RolloutError("gateway down")
+        original(w)
+
+    router.set_weights = fail_restore  # type: ignore[method-assign]
+    with pytest.raises(RolloutError, match="ROLLBACK INCOMPLETE"):
+        runner.run()
+    assert "ROLLBACK INCOMPLETE" in capsys.readouterr().err
+    assert store.load("demo").phase == Phase.ROLLING_BACK
+
+
+def test_an_abort_written_by_someone_else_stops_the_runner():
+    plan = make_plan()
+    runner, store, router, clock = setup(plan)
+    real_sleep = clock.sleep
+
+    def sleep(seconds: float) -> None:
+        real_sleep(seconds)
+        run = store.load("demo")
+        if run.phase == Phase.PROGRESSING and run.desired == Weights.of(25):
+            store.commit(run.model_copy(update={"intent": Intent(action="abort", actor="oncall@pager", at=clock.now())}), [], expected_revision=run.revision)
+
+    clock.sleep = sleep  # type: ignore[method-assign]
+    assert runner.run() == 4
+    assert router.weights == Weights.all_baseline()
+    assert store.load("demo").phase == Phase.ABORTED
+
+
+def test_approval_exits_waiting_and_until_stops_after_a_stage():
+    plan = make_plan(stages=[
+        {"name": "pilot", "weight": 5, "bake": "60s"},
+        {"name": "expansion", "weight": 50, "bake": "60s", "approval": True},
+        {"name": "full", "weight": 100},
+    ])
+    runner, store, router, clock = setup(plan)
+    assert runner.run() == EXIT_WAITING
+    assert store.load("demo").phase == Phase.AWAITING_APPROVAL and router.weights == Weights.of(5)
+    run = store.load("demo")
+    store.commit(run.model_copy(update={"intent": Intent(action="promote", actor="ci@runner", at=clock.now())}), [], expected_revision=run.revision)
+    from rollout.engine import stage_end_index
+
+    r2 = Runner(plan=plan, store=store, providers=runner.providers, clock=clock, until_index=stage_end_index(plan, "expansion"), max_loops=500)
+    assert r2.run() == EXIT_OK
+    assert router.weights == Weights.of(50) and store.load("demo").phase == Phase.PROGRESSING
