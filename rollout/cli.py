@@ -106,13 +106,14 @@ def apply(
     plan_file: PlanArg,
     until: Annotated[str | None, typer.Option("--until", help="Stop (exit 0) once this stage has passed.", show_default=False)] = None,
     approve: Annotated[bool, typer.Option("--approve", help="Approve every approval step of this run.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Keep waiting while paused or at an approval step (instead of exit 5).")] = False,
     var: Vars = None,
     var_file: VarFiles = None,
     state: State = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the rollout (or resume it at its recorded step)."""
-    _call("apply", plan_file=plan_file, until=until, approve=approve, var=var or [], var_file=var_file or [], state=state, output=output.value)
+    _call("apply", plan_file=plan_file, until=until, approve=approve, wait=wait, var=var or [], var_file=var_file or [], state=state, output=output.value)
 
 
 @app.command()
@@ -177,6 +178,21 @@ def promote(
 def retry(name: NameArg, reason: Reason = None, state: State = None) -> None:
     """Start a rolled-back or aborted rollout again as a new attempt."""
     _call("retry", name=name, reason=reason, state=state)
+
+
+class Format(str, Enum):
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command()
+def report(
+    name: NameArg,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="markdown or html.")] = Format.markdown,
+    state: State = None,
+) -> None:
+    """A summary for people: variants, gates with their evidence, the audit trail."""
+    _call("report", name=name, fmt=fmt.value, state=state)
 
 
 @app.command()

@@ -113,6 +113,7 @@ def _start(st: StateStore, plan: Plan, clock: Clock, approve: bool) -> tuple[Run
 def _finish(st: StateStore, name: str, code: int, json_mode: bool, until: str | None = None) -> int:
     run = st.load(name)
     assert run is not None
+    _job_summary(st, run)
     if json_mode:
         from rollout.commands.status import run_json
 
@@ -123,3 +124,19 @@ def _finish(st: StateStore, name: str, code: int, json_mode: bool, until: str | 
     for text in summary_lines(run, until=until):
         output.line(text)
     return code
+
+
+def _job_summary(st: StateStore, run: Run) -> None:
+    """In GitHub Actions, append the markdown summary to the job's summary page."""
+    import os
+
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    from rollout import report
+
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(report.render(run, st.history(run.name, limit=200)) + "\n")
+    except OSError as exc:
+        output.warn(f"could not write the job summary: {exc}")
