@@ -152,3 +152,27 @@ def test_a_bad_plan_exits_2_and_writes_nothing(tmp_path):
     assert r.returncode == 2
     assert "plan.yaml:" in r.stderr and "stages[0].weight" in r.stderr
     assert not (tmp_path / "state.db").exists() and not (tmp_path / "routes.json").exists()
+
+
+def test_ctrl_c_leaves_traffic_as_recorded_and_says_how_to_resume(tmp_path):
+    plan = write_plan(tmp_path, "120s")
+    apply = rollout(tmp_path, "apply", str(plan))
+    wait_for(lambda: candidate_weight(tmp_path) == 5)
+    apply.send_signal(signal.SIGINT)
+    out, err = apply.communicate(timeout=60)
+    assert apply.returncode == 130
+    assert "resume" in err
+    assert candidate_weight(tmp_path) == 5  # left as recorded
+    st = json.loads(run_cli(tmp_path, "status", "proc-demo", "-o", "json").stdout)
+    assert st["phase"] == "progressing" and st["weights"]["candidate"] == 5
+    # and the lease was released: a new apply takes over at once and resumes (then we abort it)
+    log = tmp_path / "again.log"
+    env = {**os.environ, "ROLLOUT_STATE": f"sqlite:///{tmp_path / 'state.db'}", "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as f:
+        again = subprocess.Popen([sys.executable, "-m", "rollout", "apply", str(plan)], cwd=tmp_path, env=env, stdout=f, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: "resuming proc-demo" in log.read_text())
+        finally:
+            run_cli(tmp_path, "abort", "proc-demo")
+            again.wait(timeout=60)
+    assert again.returncode == 4, log.read_text()
