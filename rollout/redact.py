@@ -33,3 +33,22 @@ def redact(value: Any, key: str = "") -> Any:
             return MASK
         return redact_text(value)
     return value
+
+
+def literal_secrets(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Field paths in a plan that hold a literal secret (a secret-looking key with a string value).
+
+    Plans are stored and shown; credentials belong in the environment (`token_env: NAME`).
+    """
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = str(k)
+            if isinstance(v, str) and v and SECRET_KEY.search(key) and not key.endswith(("_env", "_file")) and "${" not in v:
+                found.append((*path, key))
+            else:
+                found += literal_secrets(v, (*path, key))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += literal_secrets(v, (*path, i))
+    return found

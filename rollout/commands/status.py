@@ -66,6 +66,10 @@ def run(name: str | None = None, watch: bool = False, state: str | None = None, 
                 out.line(text)
             if r.intent is not None:
                 out.line(f"  pending intent: {r.intent.action} by {r.intent.actor}")
+            held = getattr(st, "holder", None)  # SQLite, PostgreSQL and memory stores know it
+            h = held(name) if held is not None else None
+            if h is not None:
+                out.line(f"  being applied by {h}")
             out.line(f"  updated {int((now - r.updated_at).total_seconds())}s ago, step {r.step_index}/{len(r.plan.steps)}")
         if not watch or r.phase.finished:
             return 0
