@@ -100,6 +100,7 @@ class Runner:
             wants = engine.wanted(self.plan, run, now)
             obs = self._observe(run, wants, now)
             decision = engine.advance(self.plan, run, obs, now)
+            self._before_shift(decision.actions, run)
             try:
                 run = self._commit(run, decision.run, decision.events, now)
             except StaleState:
@@ -163,7 +164,8 @@ class Runner:
             source.check()
             checks[f"metrics{':' + name if name else ''}"] = "reachable"
         if self.providers.deployments is not None:
-            checks.update(self.providers.deployments.preflight())
+            first = next((s.weight for s in self.plan.steps if s.kind == "set_weight"), 100)
+            checks.update(self.providers.deployments.preflight(Weights.of(first or 100)))
         return checks
 
     def _ticks(self, req: engine.TickRequest) -> dict[str, Tick]:
@@ -196,11 +198,24 @@ class Runner:
         return out
 
     # -- acting -------------------------------------------------------------------------------
+    def _before_shift(self, actions: tuple[engine.Action, ...], run: Run) -> None:
+        """Capacity and quota for a shift toward the candidate, checked before it is recorded:
+        a shortfall stops the rollout with nothing moved and nothing recorded (exit 1)."""
+        dm = self.providers.deployments
+        if dm is None:
+            return
+        for action in actions:
+            if run.desired is None or action.weights.candidate > run.desired.candidate:
+                for note in dm.before_shift(action.weights) or []:
+                    self.on_event(Event(kind="capacity", at=self.clock.now(), message=str(note)))
+
     def _act(self, run: Run, actions: tuple[engine.Action, ...]) -> Run:
         for action in actions:
             try:
-                if self.providers.deployments is not None and action.weights.candidate > 0:
-                    self.providers.deployments.before_shift(action.weights)
+                if self.providers.deployments is not None and run.desired is not None and action.weights.candidate <= run.desired.candidate:
+                    # scaling down for a rollback never blocks it: notes only
+                    for note in self.providers.deployments.before_shift(action.weights) or []:
+                        self.on_event(Event(kind="capacity", at=self.clock.now(), message=str(note)))
                 self.providers.router.set_weights(action.weights)
                 seen = self.providers.router.get_weights()
                 if seen != action.weights:
@@ -211,6 +226,12 @@ class Runner:
             ev = Event(kind="phase", at=self.clock.now(), message="rolled back: baseline restored and verified",
                        data={"phase": Phase.ROLLED_BACK.value, "weights": Weights.all_baseline().model_dump()})
             run = self._commit_retrying(run, {"phase": Phase.ROLLED_BACK}, ev)
+        if run.phase == Phase.COMPLETED and self.providers.deployments is not None:
+            due = self.providers.deployments.finalize()
+            if due is not None:
+                ev = Event(kind="finalize", at=self.clock.now(), message=f"old baseline kept until {due.isoformat(timespec='minutes')}; "
+                           f"run `rollout apply` again after that to finish the clean-up", data={"due": due.isoformat()})
+                run = self._commit_retrying(run, {}, ev)
         latest = self._load()
         if latest.phase == Phase.ABORTED and latest.revision != run.revision:
             # An abort landed while we were acting: make sure our write did not undo its restore.

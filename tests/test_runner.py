@@ -115,3 +115,48 @@ def test_approval_exits_waiting_and_until_stops_after_a_stage():
     r2 = Runner(plan=plan, store=store, providers=runner.providers, clock=clock, until_index=stage_end_index(plan, "expansion"), max_loops=500)
     assert r2.run() == EXIT_OK
     assert router.weights == Weights.of(50) and store.load("demo").phase == Phase.PROGRESSING
+
+
+class FakeDeployments:
+    def __init__(self, short_at: int | None = None) -> None:
+        self.short_at = short_at
+        self.calls: list[tuple[str, int]] = []
+
+    def preflight(self, weights: Weights) -> dict[str, str]:
+        self.calls.append(("preflight", weights.candidate))
+        return {"candidate": "gpt41-support: exists"}
+
+    def before_shift(self, weights: Weights) -> list[str]:
+        self.calls.append(("before_shift", weights.candidate))
+        if self.short_at is not None and weights.candidate >= self.short_at:
+            from rollout.errors import ProviderError
+
+            raise ProviderError("quota OpenAI.GlobalStandard.gpt-4.1 is short by 5")
+        return [f"capacity for {weights.candidate}%"]
+
+    def finalize(self):
+        self.calls.append(("finalize", 0))
+        return None
+
+
+def test_a_quota_shortfall_stops_before_the_shift_is_recorded():
+    plan = make_plan()
+    runner, store, router, _ = setup(plan)
+    dm = FakeDeployments(short_at=25)
+    runner.providers.deployments = dm
+    with pytest.raises(RolloutError, match="short by 5"):
+        runner.run()
+    run = store.load("demo")
+    assert run.desired == Weights.of(5) and router.weights == Weights.of(5)  # nothing moved, nothing recorded
+    assert ("preflight", 5) in dm.calls and ("before_shift", 25) in dm.calls
+
+
+def test_deployments_are_checked_scaled_and_finalized_on_a_full_run():
+    plan = make_plan()
+    runner, store, router, _ = setup(plan)
+    dm = FakeDeployments()
+    runner.providers.deployments = dm
+    assert runner.run() == EXIT_OK
+    assert [c for c in dm.calls if c[0] == "before_shift"] == [("before_shift", w) for w in (5, 25, 50, 100)]
+    assert dm.calls[-1] == ("finalize", 0)
+    assert "candidate" in next(e for e in store.history("demo", limit=0) if e.kind == "preflight").data["checks"]

@@ -44,6 +44,8 @@ def error_from(resp: Any, what: str) -> AzureError:
         if isinstance(err, dict):
             code = str(err.get("code") or code)
             message = str(err.get("message") or message)
+        elif isinstance(body, dict) and body.get("title"):  # data planes answer with problem+json
+            code, message = str(body["title"]), str(body.get("detail") or message)
     except ValueError:
         pass
     rid = resp.headers.get("x-ms-request-id") or resp.headers.get("x-ms-correlation-request-id") or resp.headers.get("request-id")
