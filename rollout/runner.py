@@ -101,12 +101,15 @@ class Runner:
             obs = self._observe(run, wants, now)
             decision = engine.advance(self.plan, run, obs, now)
             self._before_shift(decision.actions, run)
+            before, phase_before = run.desired, run.phase
             try:
                 run = self._commit(run, decision.run, decision.events, now)
             except StaleState:
                 continue  # someone (abort, pause, promote) wrote first: decide again
             if decision.actions:
-                run = self._act(run, decision.actions)
+                run = self._act(run, decision.actions, before)
+            if run.phase == Phase.COMPLETED and decision.run.phase != phase_before:
+                run = self._finalize(run)
             self.on_tick(run, now)
             code = self._stop_code(run)
             if code is not None:
@@ -209,10 +212,10 @@ class Runner:
                 for note in dm.before_shift(action.weights) or []:
                     self.on_event(Event(kind="capacity", at=self.clock.now(), message=str(note)))
 
-    def _act(self, run: Run, actions: tuple[engine.Action, ...]) -> Run:
+    def _act(self, run: Run, actions: tuple[engine.Action, ...], before: Weights | None) -> Run:
         for action in actions:
             try:
-                if self.providers.deployments is not None and run.desired is not None and action.weights.candidate <= run.desired.candidate:
+                if self.providers.deployments is not None and before is not None and action.weights.candidate <= before.candidate:
                     # scaling down for a rollback never blocks it: notes only
                     for note in self.providers.deployments.before_shift(action.weights) or []:
                         self.on_event(Event(kind="capacity", at=self.clock.now(), message=str(note)))
@@ -226,18 +229,23 @@ class Runner:
             ev = Event(kind="phase", at=self.clock.now(), message="rolled back: baseline restored and verified",
                        data={"phase": Phase.ROLLED_BACK.value, "weights": Weights.all_baseline().model_dump()})
             run = self._commit_retrying(run, {"phase": Phase.ROLLED_BACK}, ev)
-        if run.phase == Phase.COMPLETED and self.providers.deployments is not None:
-            due = self.providers.deployments.finalize()
-            if due is not None:
-                ev = Event(kind="finalize", at=self.clock.now(), message=f"old baseline kept until {due.isoformat(timespec='minutes')}; "
-                           f"run `rollout apply` again after that to finish the clean-up", data={"due": due.isoformat()})
-                run = self._commit_retrying(run, {}, ev)
         latest = self._load()
         if latest.phase == Phase.ABORTED and latest.revision != run.revision:
             # An abort landed while we were acting: make sure our write did not undo its restore.
             self.providers.router.set_weights(Weights.all_baseline())
             return latest
         return run
+
+    def _finalize(self, run: Run) -> Run:
+        """After promotion: the deployments manager keeps, scales down or deletes the old baseline."""
+        if self.providers.deployments is None:
+            return run
+        due = self.providers.deployments.finalize()
+        if due is None:
+            return run
+        ev = Event(kind="finalize", at=self.clock.now(), message=f"old baseline kept until {due.isoformat(timespec='minutes')}; "
+                   f"run `rollout apply` again after that to finish the clean-up", data={"due": due.isoformat()})
+        return self._commit_retrying(run, {}, ev)
 
     def _commit_retrying(self, run: Run, update: dict[str, Any], event: Event) -> Run:
         for _ in range(5):

@@ -57,6 +57,9 @@ def run(
             progress.event(Event(kind="apply", at=clock.now(), message=note))
         code = exit_code_for(run_)
         if code is not None and run_.phase.finished:
+            if run_.phase == Phase.COMPLETED and providers.deployments is not None:
+                due = providers.deployments.finalize()  # a clean-up that had to wait (keep_baseline)
+                progress.event(Event(kind="finalize", at=clock.now(), message=f"old baseline kept until {due.isoformat(timespec='minutes')}" if due else "old baseline finalized"))
             return _finish(st, plan.name, code, json_mode)
 
         def tick(r: Run, now: Any) -> None:
