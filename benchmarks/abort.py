@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rollout.load import load  # noqa: E402
-from rollout.model import Phase, Weights  # noqa: E402
-from rollout.providers import build_router  # noqa: E402
-from rollout.runner import new_run  # noqa: E402
-from rollout.state import open_store  # noqa: E402
+from rollout.load import load
+from rollout.model import Phase, Weights
+from rollout.providers import build_router
+from rollout.runner import new_run
+from rollout.state import open_store
 
 PLAN = Path(__file__).resolve().parent.parent / "examples" / "quickstart" / "plan.yaml"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     text = "text"
     json = "json"
 
@@ -180,7 +180,7 @@ def retry(name: NameArg, reason: Reason = None, state: State = None) -> None:
     _call("retry", name=name, reason=reason, state=state)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     markdown = "markdown"
     html = "html"
 

@@ -12,7 +12,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from rollout.compile import compile_plan
 from rollout.errors import Problem, SpecError
+from rollout.locate import Locator, field_path, no_duplicate_keys, template_site
 from rollout.model import VARIANTS, Plan
 from rollout.spec import PlanRuleErrors, PlanSpec
 
@@ -55,10 +56,18 @@ def load(
         raise SpecError([Problem(name, None, None, "", f"cannot read: {exc}")]) from None
     context = _variables(var_files, variables or {}, env if env is not None else os.environ)
     text = render(raw, name, context)
-    data = parse_yaml(text, name)
-    spec = validate(data, text, name)
-    digests = _prompt_digests(spec, path.parent, text, name)
-    _check_providers(spec, text, name)
+    try:
+        data = parse_yaml(text, name)
+        no_duplicate_keys(text, name)
+        spec = validate(data, text, name)
+        digests = _prompt_digests(spec, path.parent, text, name)
+        _check_providers(spec, text, name)
+    except SpecError as exc:
+        if text.count("\n") == raw.count("\n"):
+            raise
+        # `{% if %}` blocks removed lines: positions are in the rendered text; say so.
+        note = " (line numbers refer to the rendered template)"
+        raise SpecError([replace(p, message=p.message + note) for p in exc.problems]) from None
     return Loaded(spec=spec, plan=compile_plan(spec, digests, source=name), path=path)
 
 
@@ -105,10 +114,21 @@ def render(raw: str, name: str, context: Mapping[str, Any]) -> str:
     except jinja2.TemplateSyntaxError as exc:
         raise SpecError([Problem(name, exc.lineno, None, "", f"template syntax error: {exc.message}")]) from None
     except jinja2.UndefinedError as exc:
-        line = _template_line(exc)
-        raise SpecError([Problem(name, line, None, "", f"undefined template variable: {exc.message} (pass it with --var, --var-file or the environment)")]) from None
+        raise SpecError([_undefined_problem(raw, name, _template_line(exc), exc.message or "")]) from None
     except jinja2.TemplateError as exc:  # sandbox violations and the like
         raise SpecError([Problem(name, _template_line(exc), None, "", f"template error: {exc}")]) from None
+
+
+def _undefined_problem(raw: str, name: str, line: int | None, message: str) -> Problem:
+    """Name the variable, and where it is used: the column of its `{{ }}` and the YAML field."""
+    m = re.search(r"'(\w+)' is undefined", message)
+    var = m.group(1) if m else None
+    if var is not None:
+        text = f"undefined template variable {var!r} (pass it with --var {var}=..., --var-file or the environment)"
+    else:
+        text = f"undefined template value: {message} (env.NAME reads the environment variable NAME)"
+    col, field = template_site(raw, line, var)
+    return Problem(name, line, col, field, text)
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -123,12 +143,16 @@ def _template_line(exc: BaseException) -> int | None:
 
 def parse_yaml(text: str, name: str) -> Any:
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
-        msg = " ".join(s for s in (exc.context, exc.problem) if s) or "malformed YAML"
+        msg = exc.problem or exc.context or "malformed YAML"
+        ctx = exc.context_mark
+        if exc.context and ctx is not None and exc.problem:
+            # e.g. "did not find expected ',' or ']' (while parsing a flow sequence from line 15)"
+            msg += f" ({exc.context} from line {ctx.line + 1})"
         raise SpecError([Problem(name, line, col, "", f"malformed YAML: {msg}")]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(name, None, None, "", f"malformed YAML: {exc}")]) from None
@@ -153,7 +177,7 @@ def problems_from(exc: ValidationError, text: str, name: str, root: type[BaseMod
             for sub_loc, msg in ctx_error.problems:
                 full = prefix + tuple(sub_loc)
                 line, col = locator.find(full)
-                problems.append(Problem(name, line, col, _path(full), msg))
+                problems.append(Problem(name, line, col, field_path(full), msg))
             continue
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
@@ -162,20 +186,13 @@ def problems_from(exc: ValidationError, text: str, name: str, root: type[BaseMod
             msg = f"unknown key {key!r}" + _suggest(key, known)
         elif err["type"] == "missing":
             line, col = locator.find(loc[:-1])
-            problems.append(Problem(name, line, col, _path(loc), "required field is missing"))
+            problems.append(Problem(name, line, col, field_path(loc), "required field is missing"))
             continue
         elif err["type"] == "literal_error":
             msg = f"{msg} (got {err.get('input')!r})"
         line, col = locator.find(loc, key=err["type"] == "extra_forbidden")
-        problems.append(Problem(name, line, col, _path(loc), msg))
+        problems.append(Problem(name, line, col, field_path(loc), msg))
     return problems
-
-
-def _path(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _suggest(key: str, known: list[str]) -> str:
@@ -221,43 +238,6 @@ def _item_type(tp: Any) -> Any:
     return args[-1] if args else None
 
 
-class Locator:
-    """Field path -> (line, column) in the YAML text, found through the composed node tree."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._root: Any = None
-        self._tried = False
-
-    def _tree(self) -> Any:
-        if not self._tried:
-            self._tried = True
-            try:
-                self._root = yaml.compose(self._text, Loader=Loader)
-            except yaml.YAMLError:
-                self._root = None
-        return self._root
-
-    def find(self, loc: Sequence[str | int], *, key: bool = False) -> tuple[int | None, int | None]:
-        node = self._tree()
-        if node is None:
-            return None, None
-        best = node
-        for i, part in enumerate(loc):
-            last = i == len(loc) - 1
-            if isinstance(node, yaml.MappingNode):
-                hit = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
-                if hit is None:
-                    break
-                node = hit[0] if (last and key) else hit[1]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
-            else:
-                break
-            best = node
-        return best.start_mark.line + 1, best.start_mark.column + 1
-
-
 def _prompt_digests(spec: PlanSpec, base: Path, text: str, name: str) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     problems = []
@@ -270,7 +250,7 @@ def _prompt_digests(spec: PlanSpec, base: Path, text: str, name: str) -> dict[st
         p = p if p.is_absolute() else base / p
         try:
             out[v] = hashlib.sha256(p.read_bytes()).hexdigest()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL byte in the path
             line, col = Locator(text).find(("variants", v, "prompt"))
             problems.append(Problem(name, line, col, f"variants.{v}.prompt", f"prompt file not found: {p}"))
     if problems:
@@ -297,7 +277,7 @@ def _check_providers(spec: PlanSpec, text: str, name: str) -> None:
             mod = registry.module_for(kind, ps.type)
         except InvalidInput as exc:
             line, col = locator.find((*loc, "type"))
-            problems.append(Problem(name, line, col, _path((*loc, "type")), str(exc)))
+            problems.append(Problem(name, line, col, field_path((*loc, "type")), str(exc)))
             continue
         try:
             mod.Config.model_validate(ps.options())

@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,6 +22,16 @@ from pydantic import (
 from rollout.durations import parse_duration
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+def _percent(v: int) -> int:
+    if not 0 < v <= 100:
+        raise ValueError("must be > 0 and <= 100")
+    return v
+
+
+# Validated per item, so an error names the exact entry: stages[1].weights[0].
+Percent = Annotated[int, AfterValidator(_percent)]
 NAME_RE = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
 
@@ -111,8 +122,8 @@ class Gate(_Strict):
 
 class Stage(_Strict):
     name: str = Field(pattern=NAME_RE)
-    weight: int | None = None
-    weights: list[int] | None = None
+    weight: Percent | None = None
+    weights: list[Percent] | None = None
     bake: Duration = 0  # analysis time at each weight of the stage; 0: no analysis
     approval: bool = False  # a person (or --approve) must approve before this stage starts
     gates: list[str] | None = None  # default: every gate
@@ -121,22 +132,11 @@ class Stage(_Strict):
     def weight_list(self) -> list[int]:
         return list(self.weights) if self.weights is not None else [self.weight or 0]
 
-    @field_validator("weight")
-    @classmethod
-    def _weight(cls, v: int | None) -> int | None:
-        if v is not None and not 0 < v <= 100:
-            raise ValueError("must be > 0 and <= 100")
-        return v
-
     @field_validator("weights")
     @classmethod
     def _weights(cls, v: list[int] | None) -> list[int] | None:
-        if v is not None:
-            if not v:
-                raise ValueError("needs at least one weight")
-            for w in v:
-                if not 0 < w <= 100:
-                    raise ValueError("must be > 0 and <= 100")
+        if v is not None and not v:
+            raise ValueError("needs at least one weight")
         return v
 
     @model_validator(mode="after")

@@ -82,7 +82,7 @@ def test_a_failing_gate_rolls_back_with_its_numbers():
     assert d.run.phase == Phase.ROLLING_BACK
     assert d.actions == (SetWeights(Weights.all_baseline(), d.run.message),)
     assert d.run.desired == Weights.all_baseline()
-    fail = [e for e in d.events if e.kind == "verdict"][0]
+    fail = next(e for e in d.events if e.kind == "verdict")
     assert fail.data["status"] == "fail" and fail.data["evidence"]["candidate"] == pytest.approx(0.05)
     assert d.wake_at is None
 

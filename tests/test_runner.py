@@ -154,6 +154,7 @@ def test_a_quota_shortfall_stops_before_the_shift_is_recorded():
 def test_deployments_are_checked_scaled_and_finalized_on_a_full_run():
     plan = make_plan()
     runner, store, router, _ = setup(plan)
+    assert router.weights == Weights.all_baseline()
     dm = FakeDeployments()
     runner.providers.deployments = dm
     assert runner.run() == EXIT_OK

@@ -27,7 +27,7 @@ def run(name: str, action: str, reason: str | None = None, state: str | None = N
             out.line(f"{name} is {r.phase.value}: nothing to {WORDS[action]}", err=True)
             return EXIT_INVALID
         now = datetime.now(UTC)
-        intent = Intent(action=action, actor=who, at=now, reason=reason)  # type: ignore[arg-type]
+        intent = Intent(action=action, actor=who, at=now, reason=reason)
         ev = Event(kind="intent", at=now, actor=who, message=f"{WORDS[action]} requested by {who}" + (f" ({reason})" if reason else ""),
                    data={"action": action, "reason": reason})
         try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from rollout.commands._common import find_run, store as open_state
+from rollout.commands._common import find_run
+from rollout.commands._common import store as open_state
 
 
 def run(name: str, fmt: str = "markdown", state: str | None = None) -> int:

@@ -60,7 +60,7 @@ def evaluate(gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings) 
 
     def verdict(status: str, summary: str, **evidence: Any) -> tuple[dict[str, Any], Verdict]:
         ev = {"method": "threshold", "failures": st["failures"], "failure_limit": limit, "checks": st["checks"], **evidence}
-        return st, Verdict(gate=gate.name, status=status, summary=summary, evidence=ev)  # type: ignore[arg-type]
+        return st, Verdict(gate=gate.name, status=status, summary=summary, evidence=ev)
 
     if tick.error is not None or tick.readings is None:
         st["inconclusive"] = st.get("inconclusive", 0) + 1

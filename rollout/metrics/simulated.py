@@ -4,20 +4,28 @@ Queries look like Prometheus selectors, so plans read the same on both:
 `requests{variant="candidate"}`, `errors{...}`, `latency_count{...}`, `latency_log_sum{...}`,
 `latency_log_sum_squares{...}`, `latency_over{variant="candidate",le="2.5"}`, `latency_p95{...}`.
 Each answer is a deterministic function of (seed, variant, window), so asking twice agrees.
+
+The traffic model is rollout.sim.traffic, the one `rollout simulate` uses: optional `drift`
+(the base error rate moves linearly) and `incidents` (both variants' errors multiplied for a
+while), in minutes from `start` (default: the start of the first window asked about).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import re
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout.errors import NoData, ProviderError
+from rollout.errors import ProviderError
 from rollout.metrics import Window
 from rollout.registry import BuildContext
+from rollout.sim import traffic
+from rollout.sim.traffic import SERIES, Drift, Incident
+
+__all__ = ["SERIES", "Config", "Profile", "SimulatedSource", "build"]
 
 
 class Profile(BaseModel):
@@ -25,6 +33,8 @@ class Profile(BaseModel):
     error_rate: float = Field(default=0.01, ge=0, le=1)
     latency_median: float = Field(default=0.8, gt=0)  # seconds
     latency_sigma: float = Field(default=0.6, gt=0)  # log-sd of a lognormal
+    tail_fraction: float = Field(default=0.0, ge=0, le=1)  # share of requests made slower ...
+    tail_seconds: float = Field(default=0.0, ge=0)  # ... by this much
 
 
 class Config(BaseModel):
@@ -33,17 +43,19 @@ class Config(BaseModel):
     requests_per_second: float = Field(default=20.0, gt=0)
     baseline: Profile = Field(default_factory=Profile)
     candidate: Profile = Field(default_factory=Profile)
-
-
-_Q = re.compile(r'^\s*(\w+)\s*\{([^}]*)\}\s*$')
-_LABEL = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
-SERIES = ("requests", "errors", "latency_count", "latency_log_sum", "latency_log_sum_squares", "latency_over", "latency_p95")
+    drift: Drift | None = None
+    incidents: list[Incident] = Field(default_factory=list)
+    start: datetime | None = None  # minute 0 of drift and incidents
 
 
 class SimulatedSource:
     def __init__(self, config: Config, router: Any) -> None:
         self.config = config
         self.router = router
+        self._start = config.start
+        # The environment (drift, incidents) as a scenario; the variants' own rates are ours.
+        self._env = traffic.Scenario(baseline=traffic.Baseline(error_rate=config.baseline.error_rate),
+                                     drift=config.drift, incidents=config.incidents)
 
     def check(self) -> None:
         return None
@@ -54,7 +66,12 @@ class SimulatedSource:
         w = self.router.get_weights()
         return float(getattr(w, variant))
 
-    def _draw(self, variant: str, window: Window) -> tuple[int, int, Any]:
+    def _minute(self, at: datetime) -> float:
+        if self._start is None:
+            self._start = at
+        return (at - self._start).total_seconds() / 60.0
+
+    def _draw(self, variant: str, window: Window) -> traffic.Batch:
         import numpy as np
 
         key = f"{self.config.seed}|{variant}|{window.start.timestamp():.3f}|{window.end.timestamp():.3f}"
@@ -63,37 +80,17 @@ class SimulatedSource:
         prof: Profile = getattr(self.config, variant)
         secs = (window.end - window.start).total_seconds()
         lam = self.config.requests_per_second * secs * self._weight(variant) / 100.0
-        n = int(rng.poisson(lam)) if lam > 0 else 0
-        errors = int(rng.binomial(n, prof.error_rate)) if n else 0
-        logs = rng.normal(math.log(prof.latency_median), prof.latency_sigma, size=n)
-        return n, errors, logs
+        mid = 0.5 * (self._minute(window.start) + self._minute(window.end))
+        p = prof.error_rate * self._env.factor(mid)
+        return traffic.draw_batch(lam, p, math.log(prof.latency_median), prof.latency_sigma,
+                                  prof.tail_fraction, prof.tail_seconds, rng, rng)
 
     def query(self, query: str, window: Window) -> float:
-        m = _Q.match(query)
-        if not m or m.group(1) not in SERIES:
-            raise ProviderError(f"simulated source does not know {query!r}; series: {', '.join(SERIES)}")
-        labels = dict(_LABEL.findall(m.group(2)))
+        name, labels = traffic.parse(query)
         variant = labels.get("variant")
         if variant not in ("baseline", "candidate"):
             raise ProviderError(f'simulated query {query!r} needs variant="baseline" or variant="candidate"')
-        n, errors, logs = self._draw(variant, window)
-        name = m.group(1)
-        if name == "requests" or name == "latency_count":
-            return float(n)
-        if name == "errors":
-            return float(errors)
-        if name == "latency_log_sum":
-            return float(logs.sum())
-        if name == "latency_log_sum_squares":
-            return float((logs**2).sum())
-        if name == "latency_over":
-            le = float(labels.get("le", "nan"))
-            return float((logs > math.log(le)).sum())
-        if n == 0:
-            raise NoData(f"no {variant} requests in the window")
-        import numpy as np
-
-        return float(np.exp(np.quantile(logs, 0.95)))
+        return traffic.answer(name, labels, self._draw(variant, window))
 
 
 def build(config: Config, ctx: BuildContext) -> SimulatedSource:

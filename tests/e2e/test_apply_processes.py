@@ -159,7 +159,7 @@ def test_ctrl_c_leaves_traffic_as_recorded_and_says_how_to_resume(tmp_path):
     apply = rollout(tmp_path, "apply", str(plan))
     wait_for(lambda: candidate_weight(tmp_path) == 5)
     apply.send_signal(signal.SIGINT)
-    out, err = apply.communicate(timeout=60)
+    _out, err = apply.communicate(timeout=60)
     assert apply.returncode == 130
     assert "resume" in err
     assert candidate_weight(tmp_path) == 5  # left as recorded
