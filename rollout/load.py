@@ -29,6 +29,8 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Placeholders filled per query at run time; plan rendering leaves them as they are.
 QUERY_PLACEHOLDERS = ("variant", "target", "window", "model", "model_version", "stage", "interval")
+# Filled by the `http` router's body template when it sends (weights per variant).
+RUNTIME_PLACEHOLDERS = (*QUERY_PLACEHOLDERS, "baseline", "candidate")
 _TEMPLATE_MARK = re.compile(r"{[{%#]")
 
 
@@ -96,9 +98,27 @@ def _variables(var_files: Sequence[Path | str], variables: Mapping[str, Any], en
             raise SpecError([Problem(fname, 1, 1, "", "a var file is a mapping of names to values")])
         ctx.update(data)
     ctx.update(variables)
-    for p in QUERY_PLACEHOLDERS:
+    for p in RUNTIME_PLACEHOLDERS:
         ctx.setdefault(p, "{{ " + p + " }}")
     return ctx
+
+
+def _sandbox_class() -> Any:
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class Sandbox(SandboxedEnvironment):
+        """No `**` with huge operands: a plan must not be able to hang the loader."""
+
+        intercepted_binops = frozenset(["**"])
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+                from jinja2.exceptions import SecurityError
+
+                raise SecurityError("exponent too large in a plan template")
+            return super().call_binop(context, operator, left, right)
+
+    return Sandbox
 
 
 def render(raw: str, name: str, context: Mapping[str, Any]) -> str:
@@ -106,9 +126,8 @@ def render(raw: str, name: str, context: Mapping[str, Any]) -> str:
     if not _TEMPLATE_MARK.search(raw):
         return raw
     import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
 
-    envr = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    envr = _sandbox_class()(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
     try:
         return envr.from_string(raw).render(**context)
     except jinja2.TemplateSyntaxError as exc:
@@ -258,10 +277,15 @@ def _prompt_digests(spec: PlanSpec, base: Path, text: str, name: str) -> dict[st
     return out
 
 
+def data_of(spec: PlanSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def _check_providers(spec: PlanSpec, text: str, name: str) -> None:
     """Each provider's options are checked by its own Config model (no vendor SDK imported)."""
     from rollout import registry
     from rollout.errors import InvalidInput
+    from rollout.redact import literal_secrets
 
     sections: list[tuple[tuple[str | int, ...], str, Any]] = [
         (("router",), "router", spec.router),
@@ -270,8 +294,14 @@ def _check_providers(spec: PlanSpec, text: str, name: str) -> None:
     sections += [(("sources", k), "metrics", v) for k, v in spec.sources.items()]
     if spec.deployments is not None:
         sections.append((("deployments",), "deployments", spec.deployments))
-    problems: list[Problem] = []
     locator = Locator(text)
+    # Plans are stored in state and shown in reports: credentials belong in the environment.
+    problems = [
+        Problem(name, *locator.find(path, key=True), field_path(path),
+                "looks like a secret: plans are stored and shown, so put it in the environment "
+                "and name the variable (e.g. token_env: MY_TOKEN, or ${MY_TOKEN} in a header)")
+        for path in literal_secrets(data_of(spec))
+    ]
     for loc, kind, ps in sections:
         try:
             mod = registry.module_for(kind, ps.type)

@@ -1,0 +1,61 @@
+"""`rollout validate PLAN...`: check plan files, one line each; exit 2 if any is invalid.
+
+Reads only: no state store is opened and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rollout.errors import EXIT_INVALID, EXIT_OK, SpecError
+from rollout.load import load, parse_vars
+from rollout.output import emit_json, line
+
+SCHEMA = "rollout.validate/v1"
+
+
+def run(plans: Sequence[Path], var: Sequence[str], var_file: Sequence[Path], output: str = "text") -> int:
+    variables = parse_vars(var)  # a bad --var is one error for all files (SpecError, exit 2)
+    results: list[dict[str, Any]] = []
+    for path in plans:
+        results.append(check(path, variables, var_file))
+    ok = all(r["valid"] for r in results)
+    if output == "json":
+        emit_json(SCHEMA, {"valid": ok, "files": results})
+    else:
+        for r in results:
+            if r["valid"]:
+                line(f"ok  {r['file']} ({r['steps']} steps, hash {r['plan_hash'][:8]})")
+            else:
+                for p in r["problems"]:
+                    line(p["text"])
+        if len(results) > 1:
+            bad = sum(not r["valid"] for r in results)
+            line(f"{len(results) - bad} of {len(results)} plans valid")
+    return EXIT_OK if ok else EXIT_INVALID
+
+
+def check(path: Path, variables: dict[str, str], var_files: Sequence[Path]) -> dict[str, Any]:
+    """One file's verdict as a JSON-ready dict."""
+    try:
+        loaded = load(path, variables=variables, var_files=var_files)
+    except SpecError as exc:
+        return {
+            "file": str(path),
+            "valid": False,
+            "problems": [
+                {"file": p.file, "line": p.line, "column": p.column, "field": p.field, "message": p.message, "text": str(p)}
+                for p in exc.problems
+            ],
+        }
+    plan = loaded.plan
+    return {
+        "file": str(path),
+        "valid": True,
+        "name": plan.name,
+        "steps": len(plan.steps),
+        "plan_hash": plan.plan_hash,
+        "fingerprints": plan.fingerprints,
+    }

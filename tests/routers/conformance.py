@@ -1,0 +1,161 @@
+"""The router conformance suite: what every router must do, whatever it talks to.
+
+Use it from a router's tests by subclassing `RouterConformance` and giving it one fixture,
+`harness`, that returns a `Harness` around a fresh router and its (fake) provider:
+
+    from tests.routers.conformance import Harness, RouterConformance
+
+    class TestApimConformance(RouterConformance):
+        @pytest.fixture
+        def harness(self, fake_apim):
+            router = build_router_somehow(transport=fake_apim.transport, sleep=lambda s: None)
+            return Harness(
+                router=router,
+                fail=lambda: setattr(fake_apim, "status", 500),    # the provider starts failing
+                recover=lambda: setattr(fake_apim, "status", None), # ...and works again
+                mentions="backends/pool",  # a word a user needs in the error (resource, URL, path)
+            )
+
+pytest collects the inherited tests (round trips at 0/5/25/50/100, idempotence, a failure
+as ProviderError with a clear message, and the engine's rollback path after a failure has
+cleared). Outside pytest, `check_router(make_harness)` runs the same checks and raises
+AssertionError (or pytest.fail.Exception, from pytest.raises) on the first that does not hold.
+
+Import it as `tests.routers.conformance` (run pytest from the repository root, e.g.
+`python -m pytest`), or as `conformance` from a test module in tests/routers/.
+Whatever the provider does with retries, the harness must inject a sleep that does not sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from rollout import engine
+from rollout.errors import ProviderError
+from rollout.model import Phase, Plan, Run, Step, Weights
+from rollout.routers import Router
+
+WEIGHTS = (0, 5, 25, 50, 100)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Harness:
+    router: Router
+    fail: Callable[[], None]  # from now on every call to the provider fails
+    recover: Callable[[], None]  # the provider works again (its state is kept)
+    mentions: str = ""  # text a failure's message must contain, so the user knows what failed
+
+
+def run_at(weights: Weights, phase: Phase = Phase.PROGRESSING) -> tuple[Plan, Run]:
+    """A minimal plan and a run that recorded `weights` as desired."""
+    plan = Plan(name="conformance", plan_hash="c0ffee", steps=(Step(kind="preflight"),), spec={}, fingerprints={})
+    run = Run(name=plan.name, plan_hash=plan.plan_hash, plan=plan, phase=phase, desired=weights,
+              created_at=NOW, updated_at=NOW)
+    return plan, run
+
+
+def apply(router: Router, decision: engine.Decision) -> None:
+    """What the runner does with a decision's actions."""
+    for action in decision.actions:
+        router.set_weights(action.weights)
+
+
+# -- the checks (each one usable on its own) ------------------------------------------------------
+
+def check_round_trip(h: Harness, candidate: int) -> None:
+    w = Weights.of(candidate)
+    h.router.set_weights(w)
+    got = h.router.get_weights()
+    assert got == w, f"set {w}, read back {got}"
+
+
+def check_sequence(h: Harness) -> None:
+    """A whole rollout and its rollback, in order: every read sees the last write."""
+    for c in (*WEIGHTS, 0):
+        check_round_trip(h, c)
+
+
+def check_idempotent(h: Harness) -> None:
+    w = Weights.of(25)
+    h.router.set_weights(w)
+    h.router.set_weights(w)
+    assert h.router.get_weights() == w
+    assert h.router.get_weights() == w  # reading does not change anything either
+
+
+def check_failure(h: Harness) -> None:
+    h.router.set_weights(Weights.of(5))
+    h.fail()
+    with pytest.raises(ProviderError) as set_err:
+        h.router.set_weights(Weights.of(25))
+    with pytest.raises(ProviderError) as get_err:
+        h.router.get_weights()
+    for err in (set_err.value, get_err.value):
+        msg = str(err)
+        assert msg.strip(), "a ProviderError needs a message"
+        assert "Traceback" not in msg, f"a message, not a dump: {msg!r}"
+        assert h.mentions in msg, f"{msg!r} does not say what failed ({h.mentions!r})"
+    h.recover()
+    # The failed set changed nothing the router reports.
+    assert h.router.get_weights() == Weights.of(5)
+
+
+def check_rollback_after_failure(h: Harness) -> None:
+    """A gate fails at 25 %; the router is down when the rollback is applied; once it is back,
+    the engine's heal (recorded desired vs observed) puts the baseline back."""
+    h.router.set_weights(Weights.of(25))
+    plan, run = run_at(Weights.of(25))
+    decision = engine.rollback(run, NOW, "gate failed: error-rate")
+    assert [a.weights for a in decision.actions] == [Weights.all_baseline()]
+    assert decision.run.desired == Weights.all_baseline()
+    h.fail()
+    with pytest.raises(ProviderError):
+        apply(h.router, decision)  # the runner leaves it to the next tick
+    h.recover()
+    observed = h.router.get_weights()
+    assert observed == Weights.of(25), f"a failed set must not half-apply: read {observed}"
+    heal = engine.advance(plan, decision.run, engine.Observation(weights=observed), NOW)
+    assert [a.weights for a in heal.actions] == [Weights.all_baseline()], "the engine asks again"
+    apply(h.router, heal)
+    assert h.router.get_weights() == Weights.all_baseline()
+    verify = engine.advance(plan, heal.run, engine.Observation(weights=h.router.get_weights()), NOW)
+    assert verify.actions == (), "baseline confirmed: nothing more to do"
+
+
+def check_router(make_harness: Callable[[], Harness]) -> None:
+    """Every check, each on a fresh harness."""
+    for c in WEIGHTS:
+        check_round_trip(make_harness(), c)
+    check_sequence(make_harness())
+    check_idempotent(make_harness())
+    check_failure(make_harness())
+    check_rollback_after_failure(make_harness())
+
+
+class RouterConformance:
+    """Subclass in a test module and provide the `harness` fixture (see the module docstring)."""
+
+    @pytest.fixture
+    def harness(self) -> Harness:
+        raise NotImplementedError("a RouterConformance subclass provides the `harness` fixture")
+
+    @pytest.mark.parametrize("candidate", WEIGHTS)
+    def test_round_trip(self, harness: Harness, candidate: int) -> None:
+        check_round_trip(harness, candidate)
+
+    def test_sequence(self, harness: Harness) -> None:
+        check_sequence(harness)
+
+    def test_idempotent(self, harness: Harness) -> None:
+        check_idempotent(harness)
+
+    def test_failure_is_a_clear_provider_error(self, harness: Harness) -> None:
+        check_failure(harness)
+
+    def test_rollback_after_failure(self, harness: Harness) -> None:
+        check_rollback_after_failure(harness)
