@@ -277,6 +277,26 @@ def _prompt_digests(spec: PlanSpec, base: Path, text: str, name: str) -> dict[st
     return out
 
 
+def _query_problems(spec: PlanSpec, locator: Locator, name: str) -> list[Problem]:
+    """Gate queries may only use the run-time placeholders: fill them with dummies now."""
+    from datetime import UTC, datetime
+
+    from rollout.errors import InvalidInput
+    from rollout.metrics import Window
+    from rollout.metrics.render import render_query
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    out = []
+    for i, gate in enumerate(spec.gates):
+        for role, template in gate.queries().items():
+            try:
+                render_query(template, variant="candidate", target="t", window=Window(t, t), model="m",
+                             model_version="v", stage="s", interval=60)
+            except InvalidInput as exc:
+                out.append(Problem(name, *locator.find(("gates", i, role)), field_path(("gates", i, role)), str(exc)))
+    return out
+
+
 def data_of(spec: PlanSpec) -> dict[str, Any]:
     return spec.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -302,6 +322,7 @@ def _check_providers(spec: PlanSpec, text: str, name: str) -> None:
                 "and name the variable (e.g. token_env: MY_TOKEN, or ${MY_TOKEN} in a header)")
         for path in literal_secrets(data_of(spec))
     ]
+    problems += _query_problems(spec, locator, name)
     for loc, kind, ps in sections:
         try:
             mod = registry.module_for(kind, ps.type)

@@ -24,6 +24,7 @@ from rollout.errors import (
     EXIT_ROLLED_BACK,
     EXIT_RUNTIME,
     EXIT_WAITING,
+    InvalidInput,
     NoData,
     ProviderError,
     RolloutError,
@@ -186,16 +187,22 @@ class Runner:
             error = None
             try:
                 for variant, info in self.providers.ctx.variants.items():
+                    values: dict[str, float] = {}
+                    try:
+                        for role, template in roles.items():
+                            q = render_query(template, variant=variant, target=info["target"], window=window,
+                                             model=info.get("model") or "", model_version=info.get("model_version"),
+                                             stage=req.stage, interval=interval)
+                            values[role] = float(source.query(q, window))
+                    except NoData:
+                        if variant == "candidate":
+                            raise
+                        continue  # no baseline traffic (a 100 % stage): absolute bounds still judge
                     assert readings is not None
-                    readings[variant] = {}
-                    for role, template in roles.items():
-                        q = render_query(template, variant=variant, target=info["target"], window=window,
-                                         model=info.get("model") or "", model_version=info.get("model_version"),
-                                         stage=req.stage, interval=interval)
-                        readings[variant][role] = float(source.query(q, window))
+                    readings[variant] = values
             except NoData:
                 readings = None
-            except ProviderError as exc:
+            except (ProviderError, InvalidInput) as exc:  # never a pass: the gate is inconclusive
                 readings, error = None, str(exc)
             out[name] = Tick(at=req.end, stage=req.stage, weight=req.weight, readings=readings, error=error)
         return out

@@ -39,6 +39,8 @@ def find_binary() -> str | None:
 def require_binary() -> str:
     binary = find_binary()
     if binary is None:
+        if os.environ.get("ROLLOUT_REQUIRE_PROMETHEUS"):  # CI: a missing server is a failure
+            pytest.fail(f"no Prometheus server binary: {INSTALL_HINT}")
         pytest.skip(f"no Prometheus server binary: {INSTALL_HINT}")
     return binary
 

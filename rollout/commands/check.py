@@ -1,0 +1,179 @@
+"""`rollout check PLAN`: run every gate's queries once, for both variants, and show the answers.
+
+For debugging queries before a rollout: nothing moves and no state is read or written. The
+router is only read (its current weights are shown). Queries cover the last
+`analysis.interval`, rendered as the runner renders them (stage: the first stage).
+Exit 0 when every query answered (no data is a warning), 1 when any query or source failed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rollout.errors import EXIT_OK, EXIT_RUNTIME, NoData, RolloutError
+from rollout.metrics import Window
+from rollout.output import console, emit_json, line, warn
+from rollout.redact import redact_text
+
+SCHEMA = "rollout.check/v1"
+
+
+def run(
+    plan_file: Path,
+    var: Sequence[str],
+    var_file: Sequence[Path],
+    output: str = "text",
+    *,
+    clock: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    from rollout.commands._common import load_plan
+
+    _, plan = load_plan(plan_file, var, var_file)
+    report = collect(plan, clock=clock, extra=extra)
+    if output == "json":
+        emit_json(SCHEMA, report)
+    else:
+        show(report)
+    return EXIT_OK if report["ok"] else EXIT_RUNTIME
+
+
+def collect(plan: Any, *, clock: Any = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every query's answer as a JSON-ready report (never raises for a provider failure)."""
+    from rollout import registry
+    from rollout.clock import SystemClock
+    from rollout.metrics.render import render_query
+    from rollout.providers import context
+    from rollout.spec import Gate
+
+    clock = clock or SystemClock()
+    ctx = context(plan, extra)
+    spec = plan.spec
+    interval = int(spec["analysis"]["interval"])
+    now = clock.now()
+    window = Window(now - timedelta(seconds=interval), now)
+    stage = spec["stages"][0]["name"]
+    report: dict[str, Any] = {
+        "name": plan.name,
+        "file": plan.source,
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat(), "seconds": window.seconds},
+        "stage": stage,
+        "weights": None,
+        "router_error": None,
+        "sources": {},
+        "results": [],
+    }
+    try:
+        router = registry.build("router", spec["router"], ctx)
+        ctx.router = router
+        report["weights"] = router.get_weights().model_dump()
+    except RolloutError as exc:
+        report["router_error"] = _msg(exc)
+
+    sources: dict[str, Any] = {}
+    for name, sspec in [("", spec["metrics"]), *(spec.get("sources") or {}).items()]:
+        label = name or "metrics"
+        built = _attempt(partial(registry.build, "metrics", sspec, ctx))
+        if built["status"] != "ok":
+            report["sources"][label] = {"type": sspec["type"], **_without_value(built)}
+            continue
+        sources[name] = built["value"]
+        report["sources"][label] = {"type": sspec["type"], **_without_value(_attempt(sources[name].check))}
+
+    for gate in spec.get("gates") or []:
+        roles = Gate.model_validate(gate).queries()
+        src_name = gate.get("source") or ""
+        for role, template in roles.items():
+            for variant, info in ctx.variants.items():
+                row: dict[str, Any] = {
+                    "gate": gate["name"], "role": role, "variant": variant,
+                    "source": src_name or "metrics", "query": template,
+                }
+                try:
+                    row["query"] = render_query(
+                        template, variant=variant, target=info["target"], window=window,
+                        model=info.get("model") or "", model_version=info.get("model_version"),
+                        stage=stage, interval=interval,
+                    )
+                except RolloutError as exc:
+                    report["results"].append({**row, "status": "error", "value": None, "message": _msg(exc)})
+                    continue
+                source = sources.get(src_name)
+                if source is None:
+                    got = {"status": "error", "message": f"source {src_name or 'metrics'} could not be built"}
+                else:
+                    got = _attempt(partial(source.query, row["query"], window))
+                report["results"].append({**row, "value": _number(got.pop("value", None)), **got})
+
+    counts = {s: sum(r["status"] == s for r in report["results"]) for s in ("ok", "no_data", "error")}
+    failed_sources = [k for k, v in report["sources"].items() if v["status"] == "error"]
+    report["counts"] = counts
+    report["ok"] = counts["error"] == 0 and not failed_sources and report["router_error"] is None
+    return report
+
+
+def _attempt(fn: Callable[[], Any]) -> dict[str, Any]:
+    try:
+        return {"status": "ok", "value": fn(), "message": None}
+    except NoData as exc:
+        return {"status": "no_data", "value": None, "message": _msg(exc)}
+    except RolloutError as exc:
+        return {"status": "error", "value": None, "message": _msg(exc)}
+    except Exception as exc:  # a provider bug must not hide the other answers
+        return {"status": "error", "value": None, "message": f"unexpected {type(exc).__name__}: {_msg(exc)}"}
+
+
+def _number(value: Any) -> float | str | None:
+    """JSON-safe: +Inf (a quantile in the top bucket) is shown as the string "inf", not Infinity."""
+    if value is None:
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else str(v)
+
+
+def _without_value(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k != "value"}
+
+
+def _msg(exc: BaseException) -> str:
+    return redact_text(str(exc)) or type(exc).__name__
+
+
+def show(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    w = report["window"]
+    line(f"rollout check: {report['name']}  ({report['file']})")
+    if report["weights"] is not None:
+        wt = report["weights"]
+        line(f"  router: {wt['candidate']}% candidate / {wt['baseline']}% baseline")
+    else:
+        line(f"  router: ERROR {report['router_error']}")
+    for name, s in report["sources"].items():
+        state = "reachable" if s["status"] == "ok" else f"{s['status'].upper().replace('_', ' ')} {s['message']}"
+        line(f"  {name} ({s['type']}): {state}")
+    line(f"  window: last {w['seconds']}s ({w['start']} .. {w['end']}), stage {report['stage']}")
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for col in ("gate", "role", "variant", "query", "value"):
+        table.add_column(col, overflow="fold")
+    for r in report["results"]:
+        if r["status"] == "ok":
+            value = f"{r['value']:.6g}" if isinstance(r["value"], float) else str(r["value"])
+        elif r["status"] == "no_data":
+            value = "NO DATA"
+        else:
+            value = f"ERROR {r['message']}"
+        table.add_row(r["gate"], r["role"], r["variant"], r["query"], value)
+    if report["results"]:
+        console().print(table)
+    else:
+        line("  the plan has no gates: nothing to query")
+    c = report["counts"]
+    line(f"{len(report['results'])} queries: {c['ok']} answered, {c['no_data']} no data, {c['error']} failed")
+    if c["no_data"]:
+        warn("no data is not an error, but a gate with no data stays inconclusive; is traffic reaching both variants?")
