@@ -188,3 +188,20 @@ def test_a_run_of_another_plan_is_refused():
     plan, other = make_plan(), make_plan(name="other")
     with pytest.raises(ValueError):
         advance(plan, new_run(other, T0), Observation(weights=None), T0)
+
+
+def test_a_100_percent_bake_passes_unless_a_gate_fails():
+    """No baseline runs alongside at 100 %: inconclusive relative gates do not hold the stage."""
+    plan = make_plan(stages=[{"name": "full", "weight": 100, "bake": "20s"}],
+                     analysis={"interval": "20s", "method": "threshold", "on_inconclusive": "rollback"})
+    run = _at_pilot_analysis(plan)
+    no_baseline = Tick(at=T0, stage="full", weight=100, readings={"candidate": {"events": 1, "total": 1000}})
+    d = advance(plan, run, Observation(weights=Weights.of(100), ticks={"error-rate": no_baseline}), at(20))
+    assert d.run.phase == Phase.PROGRESSING and d.run.step_index == run.step_index + 1
+    plan2 = make_plan(stages=[{"name": "full", "weight": 100, "bake": "20s"}],
+                      gates=[{"name": "error-rate", "kind": "proportion", "events": "e", "total": "t", "max": 0.01}],
+                      analysis={"interval": "20s", "method": "threshold"})
+    run2 = _at_pilot_analysis(plan2)
+    over = Tick(at=T0, stage="full", weight=100, readings={"candidate": {"events": 50, "total": 1000}})
+    d2 = advance(plan2, run2, Observation(weights=Weights.of(100), ticks={"error-rate": over}), at(20))
+    assert d2.run.phase == Phase.ROLLING_BACK  # an absolute ceiling still fires at 100 %

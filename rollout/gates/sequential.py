@@ -80,11 +80,17 @@ def evaluate(gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings) 
 
 
 def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
-    stats.srm_update(st["srm"], nA, nB, w)
-    le = stats.log_mix(st["srm"], stats.sym_grid()[1])
     cum = st["cum"]
-    cum["srm_a"] = cum.get("srm_a", 0) + nA
-    cum["srm_b"] = cum.get("srm_b", 0) + nB
+    # The first window after a weight change may hold requests routed before the router
+    # caught up, so it is left out (a predictable rule: the e-process stays valid).
+    if st.get("srm_weight") == w:
+        stats.srm_update(st["srm"], nA, nB, w)
+        cum["srm_a"] = cum.get("srm_a", 0) + nA  # the observed split at this weight, for words
+        cum["srm_b"] = cum.get("srm_b", 0) + nB
+    else:
+        cum["srm_a"] = cum["srm_b"] = 0
+    st["srm_weight"] = w
+    le = stats.log_mix(st["srm"], stats.sym_grid()[1])
     fired = le >= math.log(1 / SRM_ALPHA)
     tot = cum["srm_a"] + cum["srm_b"]
     out = {"log_e": le, "fired": fired, "expected_share": w, "observed_share": cum["srm_b"] / tot if tot else None}

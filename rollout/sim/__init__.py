@@ -1,0 +1,1 @@
+"""Simulated traffic and virtual rollouts: `rollout simulate`, the benchmarks, the `simulated` source."""

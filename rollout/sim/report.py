@@ -1,0 +1,102 @@
+"""Many virtual rollouts -> the figures a person tunes a plan with."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from rollout.model import Plan
+from rollout.sim.runner import Outcome, series_for, simulate_one
+from rollout.sim.traffic import Scenario
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def quantile(xs: Sequence[float], q: float) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    pos = q * (len(s) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def _chunk(args: tuple[Plan, Scenario, int, int, int]) -> list[Outcome]:
+    plan, scn, seed, start, stop = args
+    series = series_for(plan, scn)
+    return [simulate_one(plan, scn, seed, i, series) for i in range(start, stop)]
+
+
+def run_many(plan: Plan, scn: Scenario, runs: int, seed: int, workers: int | None = None) -> list[Outcome]:
+    """Runs 0..runs-1 (run i always draws from stream [seed, i]: same answer with any workers)."""
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or runs < 100:
+        return _chunk((plan, scn, seed, 0, runs))
+    from concurrent.futures import ProcessPoolExecutor
+
+    step = math.ceil(runs / workers)
+    parts = [(plan, scn, seed, s, min(runs, s + step)) for s in range(0, runs, step)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [o for chunk in pool.map(_chunk, parts) for o in chunk]
+
+
+def summarise(outs: Sequence[Outcome], healthy: bool) -> dict[str, Any]:
+    n = len(outs)
+    rb = [o for o in outs if o.outcome == "rolled_back"]
+    done = [o for o in outs if o.outcome == "completed"]
+    counts = {k: sum(o.outcome == k for o in outs) for k in ("rolled_back", "completed", "halted", "paused", "timeout")}
+    lo, hi = wilson(len(rb), n)
+    det = [o.minutes for o in rb]
+    excess = [o.excess_errors for o in outs]
+    gates: dict[str, int] = {}
+    for o in rb:
+        for g in o.gates:
+            gates[g] = gates.get(g, 0) + 1
+    return {
+        "runs": n,
+        "healthy": healthy,
+        "outcomes": counts,
+        "rollback_rate": len(rb) / n if n else 0.0,
+        "rollback_rate_ci95": [lo, hi],
+        "false_rollback_rate": (len(rb) / n if n else 0.0) if healthy else None,
+        "detection_probability": None if healthy else (len(rb) / n if n else 0.0),
+        "time_to_detect_min": {"median": quantile(det, 0.5), "p90": quantile(det, 0.9)},
+        "excess_failed_requests": {"median": quantile(excess, 0.5), "mean": sum(excess) / n if n else None, "p90": quantile(excess, 0.9)},
+        "candidate_requests_median": quantile([float(o.candidate_requests) for o in outs], 0.5),
+        "time_to_full_min": {"median": quantile([o.minutes for o in done], 0.5), "p90": quantile([o.minutes for o in done], 0.9)},
+        "failed_gates": gates,
+    }
+
+
+def fmt(x: float | None, unit: str = "", digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}{unit}"
+
+
+def text_table(summary: dict[str, Any], title: str) -> list[str]:
+    s = summary
+    o = s["outcomes"]
+    lo, hi = s["rollback_rate_ci95"]
+    rate_name = "false rollback rate" if s["healthy"] else "detection probability"
+    rows = [
+        title,
+        f"  runs                      {s['runs']}",
+        f"  {rate_name:<25} {s['rollback_rate'] * 100:.1f} %  (95 % CI {lo * 100:.1f}-{hi * 100:.1f} %)",
+        f"  outcomes                  rolled back {o['rolled_back']}, completed {o['completed']}, halted {o['halted']}, paused {o['paused']}, timeout {o['timeout']}",
+        f"  time to detect            median {fmt(s['time_to_detect_min']['median'], ' min')}, p90 {fmt(s['time_to_detect_min']['p90'], ' min')}",
+        f"  excess failed requests    median {fmt(s['excess_failed_requests']['median'])}, mean {fmt(s['excess_failed_requests']['mean'])}, p90 {fmt(s['excess_failed_requests']['p90'])}",
+        f"  time to full              median {fmt(s['time_to_full_min']['median'], ' min')}, p90 {fmt(s['time_to_full_min']['p90'], ' min')}",
+    ]
+    if s["failed_gates"]:
+        rows.append("  gates that rolled back    " + ", ".join(f"{g} {k}" for g, k in sorted(s["failed_gates"].items())))
+    return rows
