@@ -10,11 +10,11 @@ def count(n: float) -> str:
 
 
 def times(log_e: float) -> str:
-    """An e-value as 'Nx' (how many times more likely the data are under harm than under the bound)."""
-    if log_e > 700:
-        return "> 1e300x"
+    """An e-value for people: 24x, 3,100x, then powers of ten (the exact size stops mattering)."""
+    if log_e >= math.log(1e6):
+        return f"> 10^{int(log_e / math.log(10))}x"
     e = math.exp(log_e)
-    if e >= 1000:
+    if e >= 100:
         return f"{e:,.0f}x"
     if e >= 10:
         return f"{e:.0f}x"
