@@ -52,6 +52,17 @@ def error_from(resp: Any, what: str) -> AzureError:
     return AzureError(resp.status_code, code, message, rid, what)
 
 
+def json_object(resp: Any, what: str) -> dict[str, Any]:
+    """The response body as a JSON object, or a ProviderError that says what came instead."""
+    try:
+        body = resp.json()
+    except ValueError as exc:
+        raise ProviderError(f"{what}: response is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ProviderError(f"{what}: unexpected response body")
+    return body
+
+
 class AzureClient:
     def __init__(
         self,

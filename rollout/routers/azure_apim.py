@@ -92,14 +92,10 @@ class ApimPoolRouter:
 
     # -- helpers ---------------------------------------------------------------------------
     def _get(self) -> tuple[dict[str, Any], str | None]:
+        from rollout.azure.client import json_object
+
         resp = self.client.request("GET", self.url, what=f"read {self.what}", params={"api-version": self.config.api_version}, ok=(200,))
-        try:
-            body = resp.json()
-        except ValueError as exc:
-            raise ProviderError(f"{self.what}: response is not JSON") from exc
-        if not isinstance(body, dict):
-            raise ProviderError(f"{self.what}: unexpected response body")
-        return body, resp.headers.get("etag")
+        return json_object(resp, self.what), resp.headers.get("etag")
 
     def _services(self, contract: dict[str, Any]) -> list[dict[str, Any]]:
         props = contract.get("properties") or {}

@@ -120,13 +120,9 @@ class AppConfigFlagRouter:
         resp = self._request("GET", f"read {self.what}", ok=(200, 404))
         if resp.status_code == 404:
             return None
-        try:
-            kv = resp.json()
-        except ValueError as exc:
-            raise ProviderError(f"{self.what}: response is not JSON") from exc
-        if not isinstance(kv, dict):
-            raise ProviderError(f"{self.what}: unexpected response body")
-        return kv
+        from rollout.azure.client import json_object
+
+        return json_object(resp, self.what)
 
     def _flag(self, kv: dict[str, Any]) -> dict[str, Any]:
         try:
