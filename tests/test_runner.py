@@ -161,3 +161,24 @@ def test_deployments_are_checked_scaled_and_finalized_on_a_full_run():
     assert [c for c in dm.calls if c[0] == "before_shift"] == [("before_shift", w) for w in (5, 25, 50, 100)]
     assert dm.calls[-1] == ("finalize", 0)
     assert "candidate" in next(e for e in store.history("demo", limit=0) if e.kind == "preflight").data["checks"]
+
+
+@pytest.mark.parametrize("failure", ["error", "nodata"])
+def test_a_broken_source_is_never_a_pass(failure):
+    from rollout.errors import NoData, ProviderError
+
+    plan = make_plan(analysis={"interval": "20s", "method": "threshold", "on_inconclusive": "rollback"})
+    runner, store, router, _ = setup(plan)
+
+    def broken(query, window):
+        if failure == "error":
+            raise ProviderError("prometheus: HTTP 502 bad gateway (after 5 attempts)")
+        raise NoData(query)
+
+    runner.providers.sources[""] = ScriptedSource(broken)
+    assert runner.run() == EXIT_ROLLED_BACK  # inconclusive at the end of the bake -> policy
+    verdicts = [e.data["status"] for e in store.history("demo", limit=0) if e.kind == "verdict"]
+    assert verdicts and set(verdicts) == {"inconclusive"}
+    assert router.weights == Weights.all_baseline()
+    if failure == "error":
+        assert "502" in store.load("demo").verdicts["error-rate"]["summary"]
