@@ -121,8 +121,13 @@ def advance(plan: Plan, run: Run, obs: Observation, now: datetime) -> Decision:
         return _intent(plan, run, run.intent, now)
     if run.phase.finished:
         return _heal(run, obs, now, wake=None)
-    if run.phase == Phase.ROLLING_BACK:  # the runner finishes it once the baseline is verified
-        return _heal(run, obs, now, wake=None)
+    if run.phase == Phase.ROLLING_BACK:
+        if obs.weights is not None and obs.weights == run.desired:
+            # A rollback interrupted after the router took the baseline (e.g. the process died
+            # before recording it): the observation is the verification.
+            ev = _ev("phase", now, "rolled back: baseline restored and verified", phase=Phase.ROLLED_BACK.value)
+            return Decision(run=run.model_copy(update={"phase": Phase.ROLLED_BACK}), events=(ev,), wake_at=None)
+        return _heal(run, obs, now, wake=None)  # set it again; the runner marks it rolled back
     if run.phase in (Phase.PAUSED, Phase.AWAITING_APPROVAL):
         return _heal(run, obs, now, wake=now + timedelta(seconds=POLL_SECONDS))
     healed = _heal(run, obs, now, wake=now)

@@ -182,3 +182,20 @@ def test_a_broken_source_is_never_a_pass(failure):
     assert router.weights == Weights.all_baseline()
     if failure == "error":
         assert "502" in store.load("demo").verdicts["error-rate"]["summary"]
+
+
+def test_resuming_an_interrupted_rollback_finishes_it():
+    plan = make_plan()
+    runner, store, router, _ = setup(plan)
+    run = store.load("demo")
+    # A rollback was recorded, then the process died: before acting (router still at 5 %) ...
+    store.commit(run.model_copy(update={"phase": Phase.ROLLING_BACK, "desired": Weights.all_baseline(), "step_index": 2}), [], expected_revision=run.revision)
+    router.weights = Weights.of(5)
+    assert runner.run() == EXIT_ROLLED_BACK
+    assert router.weights == Weights.all_baseline() and store.load("demo").phase == Phase.ROLLED_BACK
+    # ... or after the router took the baseline but before it was recorded.
+    runner2, store2, router2, _ = setup(plan)
+    run2 = store2.load("demo")
+    store2.commit(run2.model_copy(update={"phase": Phase.ROLLING_BACK, "desired": Weights.all_baseline(), "step_index": 2}), [], expected_revision=run2.revision)
+    assert runner2.run() == EXIT_ROLLED_BACK
+    assert store2.load("demo").phase == Phase.ROLLED_BACK and router2.calls == []
