@@ -9,52 +9,9 @@ from pathlib import Path
 import pytest
 
 from rollout.cli import main
+from tests.helpers.plans import BASE, with_line
 
 ROOT = Path(__file__).resolve().parents[2]
-
-BASE = """\
-apiVersion: rollout/v1
-kind: Plan
-name: demo
-variants:
-  baseline:
-    model: gpt-4o
-    prompt: prompts/v1.md
-  candidate:
-    model: gpt-4.1
-    prompt: prompts/v2.md
-router:
-  type: file
-  path: .rollout/routes.json
-metrics:
-  type: simulated
-gates:
-  - name: error-rate
-    kind: proportion
-    events: errors{variant="{{ variant }}"}
-    total: requests{variant="{{ variant }}"}
-    max_ratio: 1.25
-stages:
-  - name: pilot
-    weight: 5
-    bake: 1m
-  - name: expansion
-    weights: [25, 50]
-    bake: 1m
-    gates: [error-rate]
-  - name: full
-    weight: 100
-    bake: 1m
-analysis:
-  interval: 30s
-"""
-
-
-def with_line(n: int, old: str, new: str) -> str:
-    lines = BASE.splitlines(keepends=True)
-    assert old in lines[n - 1], (n, lines[n - 1])
-    lines[n - 1] = lines[n - 1].replace(old, new)
-    return "".join(lines)
 
 
 @pytest.fixture
