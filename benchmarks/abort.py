@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rollout.load import load
-from rollout.model import Phase, Weights
 from rollout.providers import build_router
+from rollout.records import Phase, Weights
 from rollout.runner import new_run
 from rollout.state import open_store
 
@@ -33,18 +33,35 @@ PLAN = Path(__file__).resolve().parent.parent / "examples" / "quickstart" / "pla
 def once(tmp: Path) -> tuple[float, float]:
     state = f"sqlite:///{tmp / 'state.db'}"
     plan = load(PLAN).plan
-    plan = plan.model_copy(update={"source": str(tmp / "plan.yaml"), "spec": {**plan.spec, "router": {"type": "file", "path": str(tmp / "routes.json")}}})
+    plan = plan.model_copy(
+        update={
+            "source": str(tmp / "plan.yaml"),
+            "spec": {**plan.spec, "router": {"type": "file", "path": str(tmp / "routes.json")}},
+        }
+    )
     store = open_store(state)
     existing = store.load(plan.name)
     now = datetime.now(UTC)
     run = new_run(plan, now, attempt=(existing.attempt + 1) if existing else 1)
-    run = run.model_copy(update={"phase": Phase.PROGRESSING, "desired": Weights.of(5), "step_index": 2, "step_started_at": now})
+    run = run.model_copy(
+        update={
+            "phase": Phase.PROGRESSING,
+            "desired": Weights.of(5),
+            "step_index": 2,
+            "step_started_at": now,
+        }
+    )
     store.commit(run, [], expected_revision=0)
     build_router(plan).set_weights(Weights.of(5))
     routes = tmp / "routes.json"
     env = {**os.environ, "ROLLOUT_STATE": state}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "rollout", "abort", plan.name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rollout", "abort", plan.name],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     restored = None
     while proc.poll() is None or restored is None:
         if restored is None:
@@ -55,7 +72,9 @@ def once(tmp: Path) -> tuple[float, float]:
             except (OSError, ValueError, KeyError):
                 pass
         if proc.poll() is not None and restored is None:
-            raise SystemExit(f"abort exited {proc.returncode} without restoring: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise SystemExit(
+                f"abort exited {proc.returncode} without restoring: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
     done = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"abort failed: {proc.stderr.read().decode() if proc.stderr else ''}")
@@ -74,9 +93,15 @@ def main() -> None:
     def p90(xs: list[float]) -> float:
         return xs[min(len(xs) - 1, int(0.9 * len(xs)))]
 
-    print(f"rollout abort, {args.runs} runs, python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    print(f"  routes file at baseline: median {statistics.median(restored) * 1000:.0f} ms, p90 {p90(restored) * 1000:.0f} ms")
-    print(f"  abort process exited:    median {statistics.median(done) * 1000:.0f} ms, p90 {p90(done) * 1000:.0f} ms (verified + recorded)")
+    print(
+        f"rollout abort, {args.runs} runs, python {sys.version.split()[0]}, {os.cpu_count()} cores"
+    )
+    print(
+        f"  routes file at baseline: median {statistics.median(restored) * 1000:.0f} ms, p90 {p90(restored) * 1000:.0f} ms"
+    )
+    print(
+        f"  abort process exited:    median {statistics.median(done) * 1000:.0f} ms, p90 {p90(done) * 1000:.0f} ms (verified + recorded)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rollout.client import Routes
-from rollout.model import Weights
+from rollout.records import Weights
 from rollout.routers.file import FileRouter
 
 BATCH = 1000
@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     keys = [f"user-{i}" for i in range(args.calls)]
     with tempfile.TemporaryDirectory() as d:
-        router = FileRouter(Path(d) / "routes.json", {"candidate": {"target": "gpt41"}}, {}, "bench")
+        router = FileRouter(
+            Path(d) / "routes.json", {"candidate": {"target": "gpt41"}}, {}, "bench"
+        )
         router.set_weights(Weights.of(25))
         default = Routes(router.path)
         every = Routes(router.path, check_interval=0.0)
@@ -68,14 +70,22 @@ def main(argv: list[str] | None = None) -> int:
         t = threading.Thread(target=writer, daemon=True)
         t.start()
         reloads_before = every.revision
-        results["sticky_key_stat_every_call_while_rewritten"] = median_ns(lambda i: every.choose(keys[i]), args.calls)
+        results["sticky_key_stat_every_call_while_rewritten"] = median_ns(
+            lambda i: every.choose(keys[i]), args.calls
+        )
         stop.set()
         t.join()
         reloaded = every.revision - reloads_before
     if args.json:
-        print(json.dumps({"median_ns_per_call": results, "calls": args.calls, "revisions_seen": reloaded}))
+        print(
+            json.dumps(
+                {"median_ns_per_call": results, "calls": args.calls, "revisions_seen": reloaded}
+            )
+        )
     else:
-        print(f"rollout.client Routes.choose(), median of {args.calls // BATCH} batches of {BATCH} calls (Python {sys.version.split()[0]})")
+        print(
+            f"rollout.client Routes.choose(), median of {args.calls // BATCH} batches of {BATCH} calls (Python {sys.version.split()[0]})"
+        )
         for name, ns in results.items():
             print(f"  {name:<45} {ns:8.0f} ns/call")
         print(f"  (revisions taken while rewritten: {reloaded})")

@@ -34,14 +34,30 @@ class Output(StrEnum):
 
 State = Annotated[
     str | None,
-    typer.Option("--state", help="State store URL (sqlite:///path.db, postgresql://...). Env: ROLLOUT_STATE.", show_default=False),
+    typer.Option(
+        "--state",
+        help="State store URL (sqlite:///path.db, postgresql://...). Env: ROLLOUT_STATE.",
+        show_default=False,
+    ),
 ]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text or json.")]
-Vars = Annotated[list[str] | None, typer.Option("--var", help="Template variable k=v (repeatable).", show_default=False)]
-VarFiles = Annotated[list[Path] | None, typer.Option("--var-file", help="YAML file of template variables (repeatable).", show_default=False)]
+Vars = Annotated[
+    list[str] | None,
+    typer.Option("--var", help="Template variable k=v (repeatable).", show_default=False),
+]
+VarFiles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--var-file", help="YAML file of template variables (repeatable).", show_default=False
+    ),
+]
 PlanArg = Annotated[Path, typer.Argument(help="The plan file (YAML).", show_default=False)]
-NameArg = Annotated[str, typer.Argument(help="The rollout's name (plan `name:`).", show_default=False)]
-Reason = Annotated[str | None, typer.Option("--reason", help="Why (kept in the audit trail).", show_default=False)]
+NameArg = Annotated[
+    str, typer.Argument(help="The rollout's name (plan `name:`).", show_default=False)
+]
+Reason = Annotated[
+    str | None, typer.Option("--reason", help="Why (kept in the audit trail).", show_default=False)
+]
 
 
 def _call(verb: str, **kwargs: Any) -> None:
@@ -64,7 +80,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Progressive delivery of LLM model and prompt versions."""
 
@@ -89,12 +107,21 @@ def plan(
     state: State = None,
 ) -> None:
     """Show the compiled steps (like `terraform plan`); nothing moves."""
-    _call("plan", plan_file=plan_file, var=var or [], var_file=var_file or [], output=output.value, state=state)
+    _call(
+        "plan",
+        plan_file=plan_file,
+        var=var or [],
+        var_file=var_file or [],
+        output=output.value,
+        state=state,
+    )
 
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the starter plan.")] = Path("plan.yaml"),
+    path: Annotated[Path, typer.Argument(help="Where to write the starter plan.")] = Path(
+        "plan.yaml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter plan."""
@@ -104,22 +131,48 @@ def init(
 @app.command()
 def apply(
     plan_file: PlanArg,
-    until: Annotated[str | None, typer.Option("--until", help="Stop (exit 0) once this stage has passed.", show_default=False)] = None,
-    approve: Annotated[bool, typer.Option("--approve", help="Approve every approval step of this run.")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="Keep waiting while paused or at an approval step (instead of exit 5).")] = False,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="Stop (exit 0) once this stage has passed.", show_default=False
+        ),
+    ] = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve every approval step of this run.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Keep waiting while paused or at an approval step (instead of exit 5)."
+        ),
+    ] = False,
     var: Vars = None,
     var_file: VarFiles = None,
     state: State = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the rollout (or resume it at its recorded step)."""
-    _call("apply", plan_file=plan_file, until=until, approve=approve, wait=wait, var=var or [], var_file=var_file or [], state=state, output=output.value)
+    _call(
+        "apply",
+        plan_file=plan_file,
+        until=until,
+        approve=approve,
+        wait=wait,
+        var=var or [],
+        var_file=var_file or [],
+        state=state,
+        output=output.value,
+    )
 
 
 @app.command()
 def status(
-    name: Annotated[str | None, typer.Argument(help="The rollout; all of them if omitted.", show_default=False)] = None,
-    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until the rollout finishes.")] = False,
+    name: Annotated[
+        str | None, typer.Argument(help="The rollout; all of them if omitted.", show_default=False)
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh until the rollout finishes.")
+    ] = False,
     state: State = None,
     output: OutputOpt = Output.text,
 ) -> None:
@@ -137,16 +190,27 @@ def list_(state: State = None, output: OutputOpt = Output.text) -> None:
 def history(
     name: NameArg,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Most recent events to show.")] = 50,
-    all_attempts: Annotated[bool, typer.Option("--all", help="Every attempt, not just the latest.")] = False,
+    all_attempts: Annotated[
+        bool, typer.Option("--all", help="Every attempt, not just the latest.")
+    ] = False,
     state: State = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """The audit trail: every weight change, verdict and intent, with who and why."""
-    _call("history", name=name, limit=limit, all_attempts=all_attempts, state=state, output=output.value)
+    _call(
+        "history",
+        name=name,
+        limit=limit,
+        all_attempts=all_attempts,
+        state=state,
+        output=output.value,
+    )
 
 
 @app.command()
-def abort(name: NameArg, reason: Reason = None, state: State = None, output: OutputOpt = Output.text) -> None:
+def abort(
+    name: NameArg, reason: Reason = None, state: State = None, output: OutputOpt = Output.text
+) -> None:
     """Restore the baseline now, from any machine, and stop the rollout."""
     _call("abort", name=name, reason=reason, state=state, output=output.value)
 
@@ -166,12 +230,20 @@ def resume(name: NameArg, reason: Reason = None, state: State = None) -> None:
 @app.command()
 def promote(
     name: NameArg,
-    full: Annotated[bool, typer.Option("--full", help="Skip the remaining steps: go to 100 % now.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Skip the remaining steps: go to 100 % now.")
+    ] = False,
     reason: Reason = None,
     state: State = None,
 ) -> None:
     """Approve the waiting approval step (or, with --full, finish now)."""
-    _call("control", name=name, action="promote_full" if full else "promote", reason=reason, state=state)
+    _call(
+        "control",
+        name=name,
+        action="promote_full" if full else "promote",
+        reason=reason,
+        state=state,
+    )
 
 
 @app.command()
@@ -188,7 +260,9 @@ class Format(StrEnum):
 @app.command()
 def report(
     name: NameArg,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="markdown or html.")] = Format.markdown,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="markdown or html.")
+    ] = Format.markdown,
     state: State = None,
 ) -> None:
     """A summary for people: variants, gates with their evidence, the audit trail."""
@@ -196,7 +270,9 @@ def report(
 
 
 @app.command()
-def check(plan_file: PlanArg, var: Vars = None, var_file: VarFiles = None, output: OutputOpt = Output.text) -> None:
+def check(
+    plan_file: PlanArg, var: Vars = None, var_file: VarFiles = None, output: OutputOpt = Output.text
+) -> None:
     """Run every gate's queries once for both variants and print what came back."""
     _call("check", plan_file=plan_file, var=var or [], var_file=var_file or [], output=output.value)
 
@@ -204,15 +280,28 @@ def check(plan_file: PlanArg, var: Vars = None, var_file: VarFiles = None, outpu
 @app.command()
 def simulate(
     plan_file: PlanArg,
-    scenario: Annotated[str, typer.Option("--scenario", help="A built-in scenario name or a YAML file.")] = "healthy",
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="A built-in scenario name or a YAML file.")
+    ] = "healthy",
     runs: Annotated[int, typer.Option("--runs", help="How many virtual rollouts.")] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (results are reproducible).")] = 1,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed (results are reproducible).")
+    ] = 1,
     var: Vars = None,
     var_file: VarFiles = None,
     output: OutputOpt = Output.text,
 ) -> None:
     """Run the plan's own engine in virtual time against simulated traffic; report how it judges."""
-    _call("simulate", plan_file=plan_file, scenario=scenario, runs=runs, seed=seed, var=var or [], var_file=var_file or [], output=output.value)
+    _call(
+        "simulate",
+        plan_file=plan_file,
+        scenario=scenario,
+        runs=runs,
+        seed=seed,
+        var=var or [],
+        var_file=var_file or [],
+        output=output.value,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,8 +104,13 @@ def _choice(name: str, v: dict[str, Any]) -> Choice:
         x = v.get(k)
         return None if x is None else str(x)
 
-    return Choice(variant=name, target=opt("target") or name, model=opt("model"),
-                  model_version=opt("model_version"), fingerprint=opt("fingerprint"))
+    return Choice(
+        variant=name,
+        target=opt("target") or name,
+        model=opt("model"),
+        model_version=opt("model_version"),
+        fingerprint=opt("fingerprint"),
+    )
 
 
 class Routes:
@@ -131,10 +136,14 @@ class Routes:
         self.check_interval = check_interval
         self._clock = clock
         self._rand = rand
-        self._lock = threading.Lock()  # one reader of the file at a time; choose() never waits on it
+        self._lock = (
+            threading.Lock()
+        )  # one reader of the file at a time; choose() never waits on it
         # Until a file is seen: everyone on the baseline, hashed under the given rollout name.
         base = Choice(variant="baseline", target=baseline_target)
-        self._table = _Table(rollout or "", 0, 0, base, Choice(variant="candidate", target="candidate"))
+        self._table = _Table(
+            rollout or "", 0, 0, base, Choice(variant="candidate", target="candidate")
+        )
         self._salt = rollout
         self._sig: tuple[int, int, int] | None = None
         self._next_check = float("-inf")

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from rollout.model import VARIANTS, Plan, Step
+from rollout.records import VARIANTS, Plan, Step
 from rollout.spec import PlanSpec
 
 
@@ -52,7 +52,10 @@ def steps_of(spec: PlanSpec) -> tuple[Step, ...]:
 
 
 def compile_plan(
-    spec: PlanSpec, prompt_digests: Mapping[str, str | None] | None = None, *, source: str | None = None
+    spec: PlanSpec,
+    prompt_digests: Mapping[str, str | None] | None = None,
+    *,
+    source: str | None = None,
 ) -> Plan:
     """Compile. `prompt_digests` maps variant -> sha256 of its prompt file (read by `load`)."""
     digests = dict(prompt_digests or {})

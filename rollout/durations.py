@@ -40,7 +40,9 @@ def parse_duration(text: object) -> int:
 
 def _capped(seconds: int) -> int:
     if seconds > MAX_SECONDS:
-        raise ValueError(f"{format_duration(seconds)} is longer than the longest allowed duration (366d)")
+        raise ValueError(
+            f"{format_duration(seconds)} is longer than the longest allowed duration (366d)"
+        )
     return seconds
 
 

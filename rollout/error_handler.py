@@ -18,7 +18,10 @@ def boundary(fn: Callable[[], int]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: traffic left as recorded; run the same command again to resume", file=sys.stderr)
+        print(
+            "interrupted: traffic left as recorded; run the same command again to resume",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: say so, keep the traceback out of the user's face
         log = _crash_log(exc)
@@ -35,7 +38,9 @@ def _crash_log(exc: BaseException) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         text = "".join(traceback.format_exception(exc))
-        path.write_text(f"rollout {__version__}, python {sys.version.split()[0]}\n{redact_text(text)}")
+        path.write_text(
+            f"rollout {__version__}, python {sys.version.split()[0]}\n{redact_text(text)}"
+        )
     except OSError:
         pass
     return path

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from rollout.compile import compile_plan
 from rollout.errors import Problem, SpecError
 from rollout.locate import Locator, field_path, no_duplicate_keys, template_site
-from rollout.model import VARIANTS, Plan
+from rollout.records import VARIANTS, Plan
 from rollout.spec import PlanRuleErrors, PlanSpec
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -83,19 +83,25 @@ def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _variables(var_files: Sequence[Path | str], variables: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+def _variables(
+    var_files: Sequence[Path | str], variables: Mapping[str, Any], env: Mapping[str, str]
+) -> dict[str, Any]:
     ctx: dict[str, Any] = {"env": dict(env)}
     for f in var_files:
         fname = str(f)
         try:
             text = Path(f).read_text(encoding="utf-8")
         except OSError as exc:
-            raise SpecError([Problem(fname, None, None, "", f"cannot read: {exc.strerror or exc}")]) from None
+            raise SpecError(
+                [Problem(fname, None, None, "", f"cannot read: {exc.strerror or exc}")]
+            ) from None
         data = parse_yaml(text, fname)
         if data is None:
             continue
         if not isinstance(data, dict):
-            raise SpecError([Problem(fname, 1, 1, "", "a var file is a mapping of names to values")])
+            raise SpecError(
+                [Problem(fname, 1, 1, "", "a var file is a mapping of names to values")]
+            )
         ctx.update(data)
     ctx.update(variables)
     for p in RUNTIME_PLACEHOLDERS:
@@ -127,15 +133,23 @@ def render(raw: str, name: str, context: Mapping[str, Any]) -> str:
         return raw
     import jinja2
 
-    envr = _sandbox_class()(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    envr = _sandbox_class()(
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+    )
     try:
         return envr.from_string(raw).render(**context)
     except jinja2.TemplateSyntaxError as exc:
-        raise SpecError([Problem(name, exc.lineno, None, "", f"template syntax error: {exc.message}")]) from None
+        raise SpecError(
+            [Problem(name, exc.lineno, None, "", f"template syntax error: {exc.message}")]
+        ) from None
     except jinja2.UndefinedError as exc:
-        raise SpecError([_undefined_problem(raw, name, _template_line(exc), exc.message or "")]) from None
+        raise SpecError(
+            [_undefined_problem(raw, name, _template_line(exc), exc.message or "")]
+        ) from None
     except jinja2.TemplateError as exc:  # sandbox violations and the like
-        raise SpecError([Problem(name, _template_line(exc), None, "", f"template error: {exc}")]) from None
+        raise SpecError(
+            [Problem(name, _template_line(exc), None, "", f"template error: {exc}")]
+        ) from None
 
 
 def _undefined_problem(raw: str, name: str, line: int | None, message: str) -> Problem:
@@ -179,14 +193,22 @@ def parse_yaml(text: str, name: str) -> Any:
 
 def validate(data: Any, text: str, name: str) -> PlanSpec:
     if not isinstance(data, dict):
-        raise SpecError([Problem(name, 1, 1, "", "a plan is a YAML mapping (apiVersion, kind, name, ...)")])
+        raise SpecError(
+            [Problem(name, 1, 1, "", "a plan is a YAML mapping (apiVersion, kind, name, ...)")]
+        )
     try:
         return PlanSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(problems_from(exc, text, name, PlanSpec)) from None
 
 
-def problems_from(exc: ValidationError, text: str, name: str, root: type[BaseModel], prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+def problems_from(
+    exc: ValidationError,
+    text: str,
+    name: str,
+    root: type[BaseModel],
+    prefix: tuple[str | int, ...] = (),
+) -> list[Problem]:
     locator = Locator(text)
     problems: list[Problem] = []
     for err in exc.errors():
@@ -228,9 +250,7 @@ def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
     for part in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            field = next(
-                (f for n, f in current.model_fields.items() if part in (n, f.alias)), None
-            )
+            field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
             if field is None:
                 return []
             current = field.annotation
@@ -271,7 +291,9 @@ def _prompt_digests(spec: PlanSpec, base: Path, text: str, name: str) -> dict[st
             out[v] = hashlib.sha256(p.read_bytes()).hexdigest()
         except (OSError, ValueError):  # ValueError: a NUL byte in the path
             line, col = Locator(text).find(("variants", v, "prompt"))
-            problems.append(Problem(name, line, col, f"variants.{v}.prompt", f"prompt file not found: {p}"))
+            problems.append(
+                Problem(name, line, col, f"variants.{v}.prompt", f"prompt file not found: {p}")
+            )
     if problems:
         raise SpecError(problems)
     return out
@@ -290,10 +312,25 @@ def _query_problems(spec: PlanSpec, locator: Locator, name: str) -> list[Problem
     for i, gate in enumerate(spec.gates):
         for role, template in gate.queries().items():
             try:
-                render_query(template, variant="candidate", target="t", window=Window(t, t), model="m",
-                             model_version="v", stage="s", interval=60)
+                render_query(
+                    template,
+                    variant="candidate",
+                    target="t",
+                    window=Window(t, t),
+                    model="m",
+                    model_version="v",
+                    stage="s",
+                    interval=60,
+                )
             except InvalidInput as exc:
-                out.append(Problem(name, *locator.find(("gates", i, role)), field_path(("gates", i, role)), str(exc)))
+                out.append(
+                    Problem(
+                        name,
+                        *locator.find(("gates", i, role)),
+                        field_path(("gates", i, role)),
+                        str(exc),
+                    )
+                )
     return out
 
 
@@ -317,9 +354,13 @@ def _check_providers(spec: PlanSpec, text: str, name: str) -> None:
     locator = Locator(text)
     # Plans are stored in state and shown in reports: credentials belong in the environment.
     problems = [
-        Problem(name, *locator.find(path, key=True), field_path(path),
-                "looks like a secret: plans are stored and shown, so put it in the environment "
-                "and name the variable (e.g. token_env: MY_TOKEN, or ${MY_TOKEN} in a header)")
+        Problem(
+            name,
+            *locator.find(path, key=True),
+            field_path(path),
+            "looks like a secret: plans are stored and shown, so put it in the environment "
+            "and name the variable (e.g. token_env: MY_TOKEN, or ${MY_TOKEN} in a header)",
+        )
         for path in literal_secrets(data_of(spec))
     ]
     problems += _query_problems(spec, locator, name)

@@ -52,7 +52,11 @@ class Locator:
                 if hit is None:
                     break
                 node = hit[0] if (last and key) else hit[1]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and part < len(node.value)
+            ):
                 node = node.value[part]
             else:
                 break
@@ -66,7 +70,11 @@ class Locator:
         path: list[str | int] = []
 
         def inside(n: Any) -> bool:
-            return (n.start_mark.line, n.start_mark.column) <= pos < (n.end_mark.line, n.end_mark.column)
+            return (
+                (n.start_mark.line, n.start_mark.column)
+                <= pos
+                < (n.end_mark.line, n.end_mark.column)
+            )
 
         while node is not None:
             nxt = None
@@ -101,7 +109,15 @@ def no_duplicate_keys(text: str, name: str) -> None:
             for k, v in node.value:
                 key = str(k.value)
                 if key in first and key != "<<":
-                    problems.append(Problem(name, k.start_mark.line + 1, k.start_mark.column + 1, field_path((*loc, key)), f"duplicate key {key!r} (first at line {first[key]})"))
+                    problems.append(
+                        Problem(
+                            name,
+                            k.start_mark.line + 1,
+                            k.start_mark.column + 1,
+                            field_path((*loc, key)),
+                            f"duplicate key {key!r} (first at line {first[key]})",
+                        )
+                    )
                 first.setdefault(key, k.start_mark.line + 1)
                 todo.append((v, (*loc, key)))
         elif isinstance(node, yaml.SequenceNode):
@@ -123,6 +139,7 @@ def template_site(raw: str, line: int | None, var: str | None) -> tuple[int | No
         if var is None or re.search(rf"\b{re.escape(var)}\b", m.group()):
             col = m.start() + 1
             break
+
     # Blank out the template syntax (same length, newlines kept) so the raw file parses as
     # YAML with the same positions; then ask which field sits at (line, col).
     def blank(m: re.Match[str]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rollout.durations import format_duration
 from rollout.engine import current_step
-from rollout.model import Event, Run
+from rollout.records import Event, Run
 
 
 def describe(run: Run, now: datetime) -> str:
@@ -19,7 +19,13 @@ def describe(run: Run, now: datetime) -> str:
         parts.append(f"stage {step.stage}")
     if run.desired is not None:
         parts.append(f"{run.desired.candidate}% candidate")
-    if not run.phase.finished and step is not None and step.kind == "analyze" and run.step_started_at is not None and step.duration:
+    if (
+        not run.phase.finished
+        and step is not None
+        and step.kind == "analyze"
+        and run.step_started_at is not None
+        and step.duration
+    ):
         left = step.duration * (1 + run.extensions) - (now - run.step_started_at).total_seconds()
         parts.append(f"bake {format_duration(max(0, left))} left")
     verdicts = ", ".join(f"{g} {v.get('status')}" for g, v in run.verdicts.items())
@@ -50,14 +56,24 @@ class Progress:
 
     def event(self, e: Event) -> None:
         stamp = e.at.strftime("%H:%M:%S")
-        if e.kind == "verdict" and not self.tty and e.data.get("status") == "pass" and e.data.get("halt") is False:
+        if (
+            e.kind == "verdict"
+            and not self.tty
+            and e.data.get("status") == "pass"
+            and e.data.get("halt") is False
+        ):
             text = f"{stamp}  gate   {e.message}"
         else:
             text = f"{stamp}  {e.kind:<6} {e.message}"
         if self.tty:
             from rollout.output import console
 
-            style = {"phase": "bold", "weights": "cyan", "drift": "yellow", "error": "bold red"}.get(e.kind)
+            style = {
+                "phase": "bold",
+                "weights": "cyan",
+                "drift": "yellow",
+                "error": "bold red",
+            }.get(e.kind)
             if e.kind == "verdict":
                 style = {"fail": "red", "pass": "green"}.get(str(e.data.get("status")), "yellow")
             console().print(text, style=style, markup=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout import registry
-from rollout.model import Plan
+from rollout.records import Plan
 from rollout.registry import BuildContext
 
 
@@ -45,7 +45,9 @@ def build_router(plan: Plan, extra: dict[str, Any] | None = None) -> Any:
 
 def build_all(plan: Plan, extra: dict[str, Any] | None = None, *, router: Any = None) -> Providers:
     ctx = context(plan, extra)
-    ctx.router = router if router is not None else registry.build("router", plan.spec["router"], ctx)
+    ctx.router = (
+        router if router is not None else registry.build("router", plan.spec["router"], ctx)
+    )
     sources = {"": registry.build("metrics", plan.spec["metrics"], ctx)}
     for name, spec in (plan.spec.get("sources") or {}).items():
         sources[name] = registry.build("metrics", spec, ctx)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-SECRET_KEY = re.compile(r"(pass(word)?|secret|token|api[-_]?key|credential|authorization|sas|connection[-_]?string)", re.I)
+SECRET_KEY = re.compile(
+    r"(pass(word)?|secret|token|api[-_]?key|credential|authorization|sas|connection[-_]?string)",
+    re.I,
+)
 _INLINE = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"(?i)((?:api[-_]?key|token|secret|password|sig|signature)=)[^&\s\"']+"),
@@ -18,7 +21,10 @@ MASK = "***"
 
 def redact_text(text: str) -> str:
     for pat in _INLINE:
-        text = pat.sub(lambda m: m.group(1) + MASK + (m.group(2) if m.lastindex and m.lastindex >= 2 else ""), text)
+        text = pat.sub(
+            lambda m: m.group(1) + MASK + (m.group(2) if m.lastindex and m.lastindex >= 2 else ""),
+            text,
+        )
     return text
 
 
@@ -44,7 +50,13 @@ def literal_secrets(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[
     if isinstance(value, dict):
         for k, v in value.items():
             key = str(k)
-            if isinstance(v, str) and v and SECRET_KEY.search(key) and not key.endswith(("_env", "_file")) and "${" not in v:
+            if (
+                isinstance(v, str)
+                and v
+                and SECRET_KEY.search(key)
+                and not key.endswith(("_env", "_file"))
+                and "${" not in v
+            ):
                 found.append((*path, key))
             else:
                 found += literal_secrets(v, (*path, key))

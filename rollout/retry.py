@@ -71,4 +71,6 @@ def send_with_retry(
             return resp
         wait = retry_after_seconds(resp.headers)
         sleep(min(max_wait, wait if wait is not None else backoff(attempt)))
-    raise ProviderError(f"{what}: {type(last_exc).__name__}: {last_exc} (after {attempts} attempts)")
+    raise ProviderError(
+        f"{what}: {type(last_exc).__name__}: {last_exc} (after {attempts} attempts)"
+    )

@@ -32,8 +32,8 @@ from rollout.errors import (
 )
 from rollout.gates.evaluate import Tick
 from rollout.metrics import Window
-from rollout.model import Event, Holder, Phase, Plan, Run, Weights
 from rollout.providers import Providers
+from rollout.records import Event, Holder, Phase, Plan, Run, Weights
 from rollout.state import StateStore
 
 WAIT_POLL = 1.0  # seconds between looks at the store while sleeping (intents, abort)
@@ -190,9 +190,16 @@ class Runner:
                     values: dict[str, float] = {}
                     try:
                         for role, template in roles.items():
-                            q = render_query(template, variant=variant, target=info["target"], window=window,
-                                             model=info.get("model") or "", model_version=info.get("model_version"),
-                                             stage=req.stage, interval=interval)
+                            q = render_query(
+                                template,
+                                variant=variant,
+                                target=info["target"],
+                                window=window,
+                                model=info.get("model") or "",
+                                model_version=info.get("model_version"),
+                                stage=req.stage,
+                                interval=interval,
+                            )
                             values[role] = float(source.query(q, window))
                     except NoData:
                         if variant == "candidate":
@@ -204,7 +211,9 @@ class Runner:
                 readings = None
             except (ProviderError, InvalidInput) as exc:  # never a pass: the gate is inconclusive
                 readings, error = None, str(exc)
-            out[name] = Tick(at=req.end, stage=req.stage, weight=req.weight, readings=readings, error=error)
+            out[name] = Tick(
+                at=req.end, stage=req.stage, weight=req.weight, readings=readings, error=error
+            )
         return out
 
     # -- acting -------------------------------------------------------------------------------
@@ -222,19 +231,34 @@ class Runner:
     def _act(self, run: Run, actions: tuple[engine.Action, ...], before: Weights | None) -> Run:
         for action in actions:
             try:
-                if self.providers.deployments is not None and before is not None and action.weights.candidate <= before.candidate:
+                if (
+                    self.providers.deployments is not None
+                    and before is not None
+                    and action.weights.candidate <= before.candidate
+                ):
                     # scaling down for a rollback never blocks it: notes only
                     for note in self.providers.deployments.before_shift(action.weights) or []:
-                        self.on_event(Event(kind="capacity", at=self.clock.now(), message=str(note)))
+                        self.on_event(
+                            Event(kind="capacity", at=self.clock.now(), message=str(note))
+                        )
                 self.providers.router.set_weights(action.weights)
                 seen = self.providers.router.get_weights()
                 if seen != action.weights:
-                    raise ProviderError(f"the router reports {seen} after being set to {action.weights}")
+                    raise ProviderError(
+                        f"the router reports {seen} after being set to {action.weights}"
+                    )
             except RolloutError as exc:
                 return self._act_failed(run, action, exc)
         if run.phase == Phase.ROLLING_BACK:
-            ev = Event(kind="phase", at=self.clock.now(), message="rolled back: baseline restored and verified",
-                       data={"phase": Phase.ROLLED_BACK.value, "weights": Weights.all_baseline().model_dump()})
+            ev = Event(
+                kind="phase",
+                at=self.clock.now(),
+                message="rolled back: baseline restored and verified",
+                data={
+                    "phase": Phase.ROLLED_BACK.value,
+                    "weights": Weights.all_baseline().model_dump(),
+                },
+            )
             run = self._commit_retrying(run, {"phase": Phase.ROLLED_BACK}, ev)
         latest = self._load()
         if latest.phase == Phase.ABORTED and latest.revision != run.revision:
@@ -250,8 +274,13 @@ class Runner:
         due = self.providers.deployments.finalize()
         if due is None:
             return run
-        ev = Event(kind="finalize", at=self.clock.now(), message=f"old baseline kept until {due.isoformat(timespec='minutes')}; "
-                   f"run `rollout apply` again after that to finish the clean-up", data={"due": due.isoformat()})
+        ev = Event(
+            kind="finalize",
+            at=self.clock.now(),
+            message=f"old baseline kept until {due.isoformat(timespec='minutes')}; "
+            f"run `rollout apply` again after that to finish the clean-up",
+            data={"due": due.isoformat()},
+        )
         return self._commit_retrying(run, {}, ev)
 
     def _commit_retrying(self, run: Run, update: dict[str, Any], event: Event) -> Run:
@@ -266,12 +295,24 @@ class Runner:
         from rollout import output
 
         rollingback = run.phase in (Phase.ROLLING_BACK, Phase.ABORTED)
-        msg = (f"ROLLBACK INCOMPLETE: could not restore the baseline for {run.name}: {exc}\n"
-               f"Traffic may still reach the candidate. Run `rollout abort {run.name}` to retry, "
-               f"or restore the baseline in the router by hand.") if rollingback else (
-               f"could not shift traffic to {action.weights}: {exc}. Traffic left as recorded; "
-               f"run `rollout apply` again to resume, or `rollout abort {run.name}`.")
-        ev = Event(kind="error", at=self.clock.now(), message=msg.splitlines()[0], data={"weights": action.weights.model_dump(), "error": str(exc)})
+        msg = (
+            (
+                f"ROLLBACK INCOMPLETE: could not restore the baseline for {run.name}: {exc}\n"
+                f"Traffic may still reach the candidate. Run `rollout abort {run.name}` to retry, "
+                f"or restore the baseline in the router by hand."
+            )
+            if rollingback
+            else (
+                f"could not shift traffic to {action.weights}: {exc}. Traffic left as recorded; "
+                f"run `rollout apply` again to resume, or `rollout abort {run.name}`."
+            )
+        )
+        ev = Event(
+            kind="error",
+            at=self.clock.now(),
+            message=msg.splitlines()[0],
+            data={"weights": action.weights.model_dump(), "error": str(exc)},
+        )
         try:
             self._commit_retrying(run, {"message": msg.splitlines()[0]}, ev)
         except RolloutError:

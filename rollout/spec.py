@@ -101,22 +101,30 @@ class Gate(_Strict):
         need = _QUERIES[self.kind]
         missing = [r for r in need if getattr(self, r) is None]
         if missing:
-            raise ValueError(f"a {self.kind} gate needs {', '.join(need)}; missing {', '.join(missing)}")
+            raise ValueError(
+                f"a {self.kind} gate needs {', '.join(need)}; missing {', '.join(missing)}"
+            )
         extra = [
             r for roles in _QUERIES.values() for r in roles if r not in need and getattr(self, r)
         ]
         if extra:
-            raise ValueError(f"{', '.join(extra)} does not apply to a {self.kind} gate (it takes {', '.join(need)})")
+            raise ValueError(
+                f"{', '.join(extra)} does not apply to a {self.kind} gate (it takes {', '.join(need)})"
+            )
         if all(
             getattr(self, b) is None
             for b in ("max", "min", "max_ratio", "min_ratio", "max_increase", "max_decrease")
         ):
-            raise ValueError("a gate needs a bound: max, min, max_ratio, min_ratio, max_increase or max_decrease")
+            raise ValueError(
+                "a gate needs a bound: max, min, max_ratio, min_ratio, max_increase or max_decrease"
+            )
         if self.kind == "proportion":
             for b in ("max", "min", "max_increase", "max_decrease"):
                 v = getattr(self, b)
                 if v is not None and not 0 <= v <= 1:
-                    raise ValueError(f"{b} of a proportion gate is a fraction between 0 and 1 (got {v})")
+                    raise ValueError(
+                        f"{b} of a proportion gate is a fraction between 0 and 1 (got {v})"
+                    )
         return self
 
 
@@ -127,7 +135,9 @@ class Stage(_Strict):
     bake: Duration = 0  # analysis time at each weight of the stage; 0: no analysis
     approval: bool = False  # a person (or --approve) must approve before this stage starts
     gates: list[str] | None = None  # default: every gate
-    min_requests: int | None = Field(default=None, ge=0)  # candidate requests before the stage may pass
+    min_requests: int | None = Field(
+        default=None, ge=0
+    )  # candidate requests before the stage may pass
 
     def weight_list(self) -> list[int]:
         return list(self.weights) if self.weights is not None else [self.weight or 0]
@@ -197,21 +207,38 @@ class PlanSpec(_Strict):
         for i, st in enumerate(self.stages):
             field: tuple[str | int, ...]
             for j, w in enumerate(st.weight_list()):
-                field = ("stages", i, "weights", j) if st.weights is not None else ("stages", i, "weight")
+                field = (
+                    ("stages", i, "weights", j)
+                    if st.weights is not None
+                    else ("stages", i, "weight")
+                )
                 if w <= prev:
-                    problems.append((field, f"weights must rise across the plan: {w} follows {prev}"))
+                    problems.append(
+                        (field, f"weights must rise across the plan: {w} follows {prev}")
+                    )
                 prev = max(prev, w)
             for j, name in enumerate(st.gates or []):
                 if name not in seen_gate:
                     problems.append(
-                        (("stages", i, "gates", j), f"unknown gate {name!r}; {_known(seen_gate)}{_did_you_mean(name, seen_gate)}")
+                        (
+                            ("stages", i, "gates", j),
+                            f"unknown gate {name!r}; {_known(seen_gate)}{_did_you_mean(name, seen_gate)}",
+                        )
                     )
             if st.bake and st.bake < self.analysis.interval:
                 problems.append(
-                    (("stages", i, "bake"), f"bake ({st.bake}s) is shorter than analysis.interval ({self.analysis.interval}s)")
+                    (
+                        ("stages", i, "bake"),
+                        f"bake ({st.bake}s) is shorter than analysis.interval ({self.analysis.interval}s)",
+                    )
                 )
         if prev != 100:
-            problems.append((("stages", len(self.stages) - 1), f"the last stage must reach weight 100 (it reaches {prev})"))
+            problems.append(
+                (
+                    ("stages", len(self.stages) - 1),
+                    f"the last stage must reach weight 100 (it reaches {prev})",
+                )
+            )
         if problems:
             raise PlanRuleErrors(problems)
         return self

@@ -7,7 +7,7 @@ from typing import Any
 
 from rollout.errors import NoData, ProviderError
 from rollout.metrics import Window
-from rollout.model import Weights
+from rollout.records import Weights
 
 
 class FakeRouter:
@@ -51,7 +51,9 @@ class ScriptedSource:
         return None
 
 
-def rates(router: FakeRouter, *, rps: float, error: dict[str, float]) -> Callable[[str, Window], float | None]:
+def rates(
+    router: FakeRouter, *, rps: float, error: dict[str, float]
+) -> Callable[[str, Window], float | None]:
     """Expected-value traffic (no noise) that follows the router: `requests{variant="x"}`, `errors{...}`."""
 
     def answer(query: str, window: Window) -> float | None:

@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 
 from rollout.client import BUCKETS, Choice, Routes, bucket, parse
-from rollout.model import Weights
+from rollout.records import Weights
 from rollout.routers.file import FileRouter
 
 KEYS = [f"user-{i}" for i in range(20_000)]
-VARIANTS = {"baseline": {"target": "gpt4o", "model": "gpt-4o"}, "candidate": {"target": "gpt41", "model": "gpt-4.1"}}
+VARIANTS = {
+    "baseline": {"target": "gpt4o", "model": "gpt-4o"},
+    "candidate": {"target": "gpt41", "model": "gpt-4.1"},
+}
 
 
 class Clock:
@@ -45,7 +48,9 @@ def test_bucket_is_the_documented_stable_hash() -> None:
     # The contract apps in other languages reimplement: pinned, so a change cannot slip in.
     digest = hashlib.sha256(b"support-bot\nuser-42").digest()
     assert bucket("support-bot", "user-42") == int.from_bytes(digest[:8], "big") % 10_000
-    assert bucket("support-bot", "user-42") == 9198  # printf 'support-bot\nuser-42' | sha256sum, first 8 bytes mod 10000
+    assert (
+        bucket("support-bot", "user-42") == 9198
+    )  # printf 'support-bot\nuser-42' | sha256sum, first 8 bytes mod 10000
     assert all(0 <= bucket("r", k) < BUCKETS for k in KEYS[:1000])
 
 
@@ -74,7 +79,9 @@ def test_even_split_within_four_sigma(router: FileRouter, w: int) -> None:
     n, p = len(KEYS), w / 100
     got = len(on_candidate(Routes(router.path), KEYS))
     sigma = math.sqrt(n * p * (1 - p))
-    assert abs(got - n * p) < 4 * sigma, f"{got} of {n} on the candidate at {w}% (expected {n * p:.0f} ± {4 * sigma:.0f})"
+    assert abs(got - n * p) < 4 * sigma, (
+        f"{got} of {n} on the candidate at {w}% (expected {n * p:.0f} ± {4 * sigma:.0f})"
+    )
 
 
 def test_rollout_name_salts_the_pilot(tmp_path: Path) -> None:
@@ -124,7 +131,9 @@ def test_reload_on_change_waits_for_the_interval(router: FileRouter, clock: Cloc
     assert routes.weights["candidate"] == 50 and routes.revision == 2
 
 
-def test_unchanged_file_is_not_reread(router: FileRouter, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unchanged_file_is_not_reread(
+    router: FileRouter, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     router.set_weights(Weights.of(5))
     routes = Routes(router.path, clock=clock)
     calls: list[Any] = []
@@ -158,10 +167,24 @@ def test_no_file_means_baseline_until_one_appears(router: FileRouter, clock: Clo
         '{"schema": "rollout.routes/v1", "variants": [{"name": "baseline", "wei',  # half written
         "[]",
         '{"schema": "rollout.routes/v2", "variants": []}',
-        json.dumps({"schema": "rollout.routes/v1", "variants": [{"name": "baseline", "weight": 60},
-                                                                 {"name": "candidate", "weight": 60}]}),
-        json.dumps({"schema": "rollout.routes/v1", "variants": [{"name": "baseline", "weight": True},
-                                                                 {"name": "candidate", "weight": 99}]}),
+        json.dumps(
+            {
+                "schema": "rollout.routes/v1",
+                "variants": [
+                    {"name": "baseline", "weight": 60},
+                    {"name": "candidate", "weight": 60},
+                ],
+            }
+        ),
+        json.dumps(
+            {
+                "schema": "rollout.routes/v1",
+                "variants": [
+                    {"name": "baseline", "weight": True},
+                    {"name": "candidate", "weight": 99},
+                ],
+            }
+        ),
     ],
 )
 def test_survives_a_corrupt_file(router: FileRouter, clock: Clock, bad: str) -> None:
@@ -197,6 +220,10 @@ def test_client_imports_only_the_standard_library() -> None:
     import sys
 
     tree = ast.parse(Path("rollout/client.py").read_text())
-    mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    mods = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    mods |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
     assert mods <= set(sys.stdlib_module_names) | {"__future__"}, mods

@@ -16,7 +16,12 @@ GATES = ["error-rate", "latency", "cost"]
 
 
 def _gate(name: str) -> dict[str, Any]:
-    return {"name": name, "kind": "value", "query": f'{name}{{variant="{{{{ variant }}}}"}}', "max": 1.0}
+    return {
+        "name": name,
+        "kind": "value",
+        "query": f'{name}{{variant="{{{{ variant }}}}"}}',
+        "max": 1.0,
+    }
 
 
 @st.composite
@@ -25,7 +30,11 @@ def valid_plans(draw: st.DrawFn) -> dict[str, Any]:
     inner = draw(st.lists(st.integers(1, 99), max_size=12, unique=True).map(sorted))
     weights = [*inner, 100]
     # split the weights into stages of one or more consecutive weights
-    cuts = sorted(draw(st.sets(st.integers(1, len(weights) - 1), max_size=len(weights) - 1))) if len(weights) > 1 else []
+    cuts = (
+        sorted(draw(st.sets(st.integers(1, len(weights) - 1), max_size=len(weights) - 1)))
+        if len(weights) > 1
+        else []
+    )
     groups = [weights[a:b] for a, b in zip([0, *cuts], [*cuts, len(weights)], strict=True)]
     interval = draw(st.sampled_from([5, 30, 60]))
     gates = draw(st.lists(st.sampled_from(GATES), unique=True, max_size=3))
@@ -47,14 +56,28 @@ def valid_plans(draw: st.DrawFn) -> dict[str, Any]:
         "kind": "Plan",
         "name": draw(st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)),
         "variants": {
-            "baseline": {"model": "gpt-4o", "model_version": "2024-08-06", "params": {"temperature": 0.0}},
-            "candidate": {"model": "gpt-4.1", "params": draw(st.dictionaries(st.sampled_from(["temperature", "top_p"]), st.floats(0, 1), max_size=2))},
+            "baseline": {
+                "model": "gpt-4o",
+                "model_version": "2024-08-06",
+                "params": {"temperature": 0.0},
+            },
+            "candidate": {
+                "model": "gpt-4.1",
+                "params": draw(
+                    st.dictionaries(
+                        st.sampled_from(["temperature", "top_p"]), st.floats(0, 1), max_size=2
+                    )
+                ),
+            },
         },
         "router": {"type": "file", "path": "routes.json"},
         "metrics": {"type": "simulated", "seed": draw(st.integers(0, 9))},
         "gates": [_gate(g) for g in gates],
         "stages": stages,
-        "analysis": {"interval": interval, "method": draw(st.sampled_from(["sequential", "threshold"]))},
+        "analysis": {
+            "interval": interval,
+            "method": draw(st.sampled_from(["sequential", "threshold"])),
+        },
     }
 
 
@@ -74,7 +97,9 @@ DIGESTS = {"baseline": "a" * 64, "candidate": "b" * 64}
 
 @settings(max_examples=200, deadline=None)
 @given(data=valid_plans(), seed=st.integers(0, 2**32))
-def test_valid_plans_compile_to_rising_weights_and_stable_hash(data: dict[str, Any], seed: int) -> None:
+def test_valid_plans_compile_to_rising_weights_and_stable_hash(
+    data: dict[str, Any], seed: int
+) -> None:
     plan = compile_plan(PlanSpec.model_validate(data), DIGESTS)
     kinds = [s.kind for s in plan.steps]
     assert kinds[0] == "preflight" and kinds[-1] == "promote" and plan.steps[-1].weight == 100
@@ -84,7 +109,9 @@ def test_valid_plans_compile_to_rising_weights_and_stable_hash(data: dict[str, A
         if step.kind == "analyze":  # analysis runs at the weight just set
             assert prev.kind in ("set_weight",) and prev.weight == step.weight
             assert step.duration and step.interval and step.duration >= step.interval
-    assert min_total_seconds(plan) == sum(s.duration or 0 for s in plan.steps if s.kind == "analyze")
+    assert min_total_seconds(plan) == sum(
+        s.duration or 0 for s in plan.steps if s.kind == "analyze"
+    )
     # key order does not matter
     shuffled = reordered(copy.deepcopy(data), random.Random(seed))
     assert compile_plan(PlanSpec.model_validate(shuffled), DIGESTS).plan_hash == plan.plan_hash
@@ -129,12 +156,21 @@ def test_fingerprint_covers_model_version_params_and_prompt() -> None:
 def test_steps_for_a_small_plan() -> None:
     spec = PlanSpec.model_validate(
         {
-            "apiVersion": "rollout/v1", "kind": "Plan", "name": "x",
+            "apiVersion": "rollout/v1",
+            "kind": "Plan",
+            "name": "x",
             "variants": {"baseline": {"model": "a"}, "candidate": {"model": "b"}},
-            "router": {"type": "file", "path": "r"}, "metrics": {"type": "simulated"},
+            "router": {"type": "file", "path": "r"},
+            "metrics": {"type": "simulated"},
             "gates": [_gate("error-rate"), _gate("latency")],
             "stages": [
-                {"name": "pilot", "weight": 5, "bake": "10m", "gates": ["latency"], "min_requests": 100},
+                {
+                    "name": "pilot",
+                    "weight": 5,
+                    "bake": "10m",
+                    "gates": ["latency"],
+                    "min_requests": 100,
+                },
                 {"name": "more", "weights": [50, 100], "bake": "1h", "approval": True},
             ],
         }

@@ -30,8 +30,28 @@ def test_parses(text: object, seconds: int) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "m", "5x", "5 m", "1h 30m", "-5s", "h1", "1.5h", -1, 1.5, True, None, [1], {"a": 1},
-     math.inf, -math.inf, math.nan, 1e300, "9999999999d", MAX_SECONDS + 1],
+    [
+        "",
+        "m",
+        "5x",
+        "5 m",
+        "1h 30m",
+        "-5s",
+        "h1",
+        "1.5h",
+        -1,
+        1.5,
+        True,
+        None,
+        [1],
+        {"a": 1},
+        math.inf,
+        -math.inf,
+        math.nan,
+        1e300,
+        "9999999999d",
+        MAX_SECONDS + 1,
+    ],
 )
 def test_rejects_with_value_error_only(bad: object) -> None:
     # ValueError (and nothing else) is what pydantic turns into a located plan error.
@@ -44,7 +64,10 @@ def test_cap_is_inclusive() -> None:
     assert parse_duration("366d") == MAX_SECONDS
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (5, "5s"), (60, "1m"), (5400, "1h30m"), (90061, "1d1h1m1s"), (59.6, "1m")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (5, "5s"), (60, "1m"), (5400, "1h30m"), (90061, "1d1h1m1s"), (59.6, "1m")],
+)
 def test_format(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 

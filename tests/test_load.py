@@ -39,22 +39,77 @@ def test_base_plan_loads(plan_dir: Path) -> None:
 
 # (line, old, new) -> (line, column, field, message fragment): every class of bad plan.
 CASES = {
-    "malformed yaml": ((15, "type: simulated", "type: [simulated"), (16, 6, "", "malformed YAML: did not find expected ',' or ']' (while parsing a flow sequence from line 15)")),
-    "bad indentation": ((13, "  path", "   path"), (13, 8, "", "malformed YAML: mapping values are not allowed")),
-    "wrong type": ((24, "weight: 5", "weight: five"), (24, 13, "stages[0].weight", "valid integer")),
-    "wrong duration": ((25, "bake: 1m", "bake: soon"), (25, 11, "stages[0].bake", "'soon' is not a duration")),
-    "weight above 100": ((24, "weight: 5", "weight: 150"), (24, 13, "stages[0].weight", "must be > 0 and <= 100")),
-    "weight item zero": ((27, "[25, 50]", "[25, 0]"), (27, 19, "stages[1].weights[1]", "must be > 0 and <= 100")),
-    "decreasing weights": ((27, "[25, 50]", "[50, 25]"), (27, 19, "stages[1].weights[1]", "weights must rise across the plan: 25 follows 50")),
-    "duplicate stage": ((26, "name: expansion", "name: pilot"), (26, 11, "stages[1].name", "duplicate stage name 'pilot'")),
-    "unknown gate": ((29, "[error-rate]", "[error-rat]"), (29, 13, "stages[1].gates[0]", "unknown gate 'error-rat'; known: error-rate (did you mean 'error-rate'?)")),
-    "missing prompt": ((10, "prompts/v2.md", "prompts/v9.md"), (10, 13, "variants.candidate.prompt", "prompt file not found")),
-    "unknown key": ((24, "weight: 5", "wieght: 5"), (24, 5, "stages[0].wieght", "unknown key 'wieght' (did you mean 'weight'?)")),
-    "unknown top key": ((33, "analysis:", "anaylsis:"), (33, 1, "anaylsis", "unknown key 'anaylsis' (did you mean 'analysis'?)")),
-    "undefined variable": ((3, "name: demo", "name: {{ app }}"), (3, 7, "name", "undefined template variable 'app'")),
-    "unknown router": ((12, "type: file", "type: fiel"), (12, 9, "router.type", "unknown router type 'fiel'; valid:")),
+    "malformed yaml": (
+        (15, "type: simulated", "type: [simulated"),
+        (
+            16,
+            6,
+            "",
+            "malformed YAML: did not find expected ',' or ']' (while parsing a flow sequence from line 15)",
+        ),
+    ),
+    "bad indentation": (
+        (13, "  path", "   path"),
+        (13, 8, "", "malformed YAML: mapping values are not allowed"),
+    ),
+    "wrong type": (
+        (24, "weight: 5", "weight: five"),
+        (24, 13, "stages[0].weight", "valid integer"),
+    ),
+    "wrong duration": (
+        (25, "bake: 1m", "bake: soon"),
+        (25, 11, "stages[0].bake", "'soon' is not a duration"),
+    ),
+    "weight above 100": (
+        (24, "weight: 5", "weight: 150"),
+        (24, 13, "stages[0].weight", "must be > 0 and <= 100"),
+    ),
+    "weight item zero": (
+        (27, "[25, 50]", "[25, 0]"),
+        (27, 19, "stages[1].weights[1]", "must be > 0 and <= 100"),
+    ),
+    "decreasing weights": (
+        (27, "[25, 50]", "[50, 25]"),
+        (27, 19, "stages[1].weights[1]", "weights must rise across the plan: 25 follows 50"),
+    ),
+    "duplicate stage": (
+        (26, "name: expansion", "name: pilot"),
+        (26, 11, "stages[1].name", "duplicate stage name 'pilot'"),
+    ),
+    "unknown gate": (
+        (29, "[error-rate]", "[error-rat]"),
+        (
+            29,
+            13,
+            "stages[1].gates[0]",
+            "unknown gate 'error-rat'; known: error-rate (did you mean 'error-rate'?)",
+        ),
+    ),
+    "missing prompt": (
+        (10, "prompts/v2.md", "prompts/v9.md"),
+        (10, 13, "variants.candidate.prompt", "prompt file not found"),
+    ),
+    "unknown key": (
+        (24, "weight: 5", "wieght: 5"),
+        (24, 5, "stages[0].wieght", "unknown key 'wieght' (did you mean 'weight'?)"),
+    ),
+    "unknown top key": (
+        (33, "analysis:", "anaylsis:"),
+        (33, 1, "anaylsis", "unknown key 'anaylsis' (did you mean 'analysis'?)"),
+    ),
+    "undefined variable": (
+        (3, "name: demo", "name: {{ app }}"),
+        (3, 7, "name", "undefined template variable 'app'"),
+    ),
+    "unknown router": (
+        (12, "type: file", "type: fiel"),
+        (12, 9, "router.type", "unknown router type 'fiel'; valid:"),
+    ),
     "bad literal": ((2, "kind: Plan", "kind: Plan2"), (2, 7, "kind", "'Plan'")),
-    "duplicate key": ((25, "bake: 1m", "weight: 6"), (25, 5, "stages[0].weight", "duplicate key 'weight' (first at line 24)")),
+    "duplicate key": (
+        (25, "bake: 1m", "weight: 6"),
+        (25, 5, "stages[0].weight", "duplicate key 'weight' (first at line 24)"),
+    ),
 }
 
 
@@ -69,7 +124,10 @@ def test_every_bad_plan_names_file_line_and_field(plan_dir: Path, case: str) -> 
 
 
 def test_provider_options_checked_by_its_config(plan_dir: Path) -> None:
-    got = {(p.line, p.column, p.field, p.message) for p in problems(write(plan_dir, with_line(13, "path:", "pth:")))}
+    got = {
+        (p.line, p.column, p.field, p.message)
+        for p in problems(write(plan_dir, with_line(13, "path:", "pth:")))
+    }
     assert got == {
         (12, 3, "router.path", "required field is missing"),
         (13, 3, "router.pth", "unknown key 'pth' (did you mean 'path'?); valid keys: path"),
@@ -84,7 +142,11 @@ def test_several_problems_at_once(plan_dir: Path) -> None:
 
 def test_missing_required_field_points_at_parent(plan_dir: Path) -> None:
     [p] = problems(write(plan_dir, with_line(9, "model: gpt-4.1", "model_version: x")))
-    assert (p.line, p.field, p.message) == (9, "variants.candidate.model", "required field is missing")
+    assert (p.line, p.field, p.message) == (
+        9,
+        "variants.candidate.model",
+        "required field is missing",
+    )
 
 
 def test_last_stage_below_100_and_bake_below_interval(plan_dir: Path) -> None:
@@ -102,7 +164,11 @@ def test_not_a_mapping_and_missing_file(plan_dir: Path) -> None:
 
 
 def test_query_placeholders_survive_rendering(plan_dir: Path) -> None:
-    text = with_line(19, 'errors{variant="{{ variant }}"}', 'errors{variant="{{ variant }}",t="{{ target }}",m="{{ model }}",v="{{ model_version }}",s="{{ stage }}"}[{{ window }}:{{ interval }}]')
+    text = with_line(
+        19,
+        'errors{variant="{{ variant }}"}',
+        'errors{variant="{{ variant }}",t="{{ target }}",m="{{ model }}",v="{{ model_version }}",s="{{ stage }}"}[{{ window }}:{{ interval }}]',
+    )
     text = with_line(3, "name: demo", "name: {{ app }}", text)
     loaded = load(write(plan_dir, text), variables={"app": "support"}, env={})
     assert loaded.spec.name == "support"  # the rest of the file was rendered...
@@ -112,16 +178,25 @@ def test_query_placeholders_survive_rendering(plan_dir: Path) -> None:
 
 
 def test_variables_from_var_files_vars_and_env(plan_dir: Path) -> None:
-    text = with_line(3, "name: demo", "name: {{ app }}-{{ env.TEAM }}", with_line(24, "weight: 5", "weight: {{ pilot }}"))
+    text = with_line(
+        3,
+        "name: demo",
+        "name: {{ app }}-{{ env.TEAM }}",
+        with_line(24, "weight: 5", "weight: {{ pilot }}"),
+    )
     vf = plan_dir / "vars.yaml"
     vf.write_text("app: from-file\npilot: 7\n")
-    loaded = load(write(plan_dir, text), var_files=[vf], variables=parse_vars(["pilot=3"]), env={"TEAM": "ml"})
+    loaded = load(
+        write(plan_dir, text), var_files=[vf], variables=parse_vars(["pilot=3"]), env={"TEAM": "ml"}
+    )
     assert loaded.spec.name == "from-file-ml"
     assert loaded.spec.stages[0].weight == 3  # --var wins over --var-file
 
 
 def test_undefined_env_value_is_named(plan_dir: Path) -> None:
-    [p] = problems(write(plan_dir, with_line(9, "model: gpt-4.1", "model: '{{ env.CANDIDATE_MODEL }}'")))
+    [p] = problems(
+        write(plan_dir, with_line(9, "model: gpt-4.1", "model: '{{ env.CANDIDATE_MODEL }}'"))
+    )
     assert (p.line, p.column, p.field) == (9, 13, "variants.candidate.model")
     assert "CANDIDATE_MODEL" in p.message
 
@@ -156,7 +231,9 @@ def test_template_syntax_error_has_line(plan_dir: Path) -> None:
     assert p.line == 6 and "template syntax error" in p.message
 
 
-@pytest.mark.parametrize(("pairs", "ok"), [(["a=1", "b=x=y"], {"a": "1", "b": "x=y"}), (["novalue"], None)])
+@pytest.mark.parametrize(
+    ("pairs", "ok"), [(["a=1", "b=x=y"], {"a": "1", "b": "x=y"}), (["novalue"], None)]
+)
 def test_parse_vars(pairs: list[str], ok: dict[str, str] | None) -> None:
     if ok is None:
         with pytest.raises(SpecError, match="is not k=v"):
@@ -175,7 +252,9 @@ def test_bad_var_files(plan_dir: Path) -> None:
     assert p.file.endswith("missing.yaml") and "cannot read" in p.message
 
 
-def test_prompt_paths_resolve_relative_to_the_plan(plan_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_prompt_paths_resolve_relative_to_the_plan(
+    plan_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     path = write(plan_dir, BASE)
     here = load(path, env={})
     monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
@@ -205,11 +284,26 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30), st.floats(),
-    st.text(max_size=12), st.sampled_from(["5m", "1h30m", "100", "-1", "{{ variant }}", "prompts/v1.md", "file", "proportion"]),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(
+        ["5m", "1h30m", "100", "-1", "{{ variant }}", "prompts/v1.md", "file", "proportion"]
+    ),
 )
-GARBAGE = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=6)
-YAML_NOISE = st.lists(st.sampled_from([*"ab01:-{}[]#&*!|>'\"%@`, \n\t?", "{{", "}}", "{%", "%}", "\x00", "é"]), max_size=15).map("".join)
+GARBAGE = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+YAML_NOISE = st.lists(
+    st.sampled_from([*"ab01:-{}[]#&*!|>'\"%@`, \n\t?", "{{", "}}", "{%", "%}", "\x00", "é"]),
+    max_size=15,
+).map("".join)
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -264,7 +358,11 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ROLLOUT_FUZZ_EXAMPLES=5000 for a longer hunt (4000 ran clean while this was written).
-@settings(max_examples=int(os.environ.get("ROLLOUT_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("ROLLOUT_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(text=mutated_plans())
 def test_mutated_plans_raise_only_spec_error(fuzz_dir: Path, text: str) -> None:
     path = fuzz_dir / "plan.yaml"
@@ -292,7 +390,9 @@ def test_a_literal_secret_in_a_plan_is_refused_with_its_line(tmp_path):
     with pytest.raises(SpecError) as e:
         load(p)
     msgs = [str(x) for x in e.value.problems]
-    assert any(":10:" in m and "router.set.headers.Authorization" in m and "secret" in m for m in msgs), msgs
+    assert any(
+        ":10:" in m and "router.set.headers.Authorization" in m and "secret" in m for m in msgs
+    ), msgs
     assert "abc123" not in str(e.value)
 
 

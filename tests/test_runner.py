@@ -6,7 +6,7 @@ import pytest
 
 from rollout.clock import FakeClock
 from rollout.errors import EXIT_OK, EXIT_ROLLED_BACK, EXIT_WAITING, RolloutError
-from rollout.model import Intent, Phase, Weights
+from rollout.records import Intent, Phase, Weights
 from rollout.runner import Runner, new_run
 from rollout.state.memory import MemoryStore
 from rollout.testing import FakeRouter, ScriptedSource, rates, scripted_providers
@@ -19,7 +19,13 @@ def setup(plan, cand_err: float = 0.01, router: FakeRouter | None = None):
     router = router or FakeRouter()
     source = ScriptedSource(rates(router, rps=50, error={"baseline": 0.01, "candidate": cand_err}))
     store.commit(new_run(plan, clock.now()), [], expected_revision=0)
-    runner = Runner(plan=plan, store=store, providers=scripted_providers(router, source, plan), clock=clock, max_loops=500)
+    runner = Runner(
+        plan=plan,
+        store=store,
+        providers=scripted_providers(router, source, plan),
+        clock=clock,
+        max_loops=500,
+    )
     return runner, store, router, clock
 
 
@@ -43,7 +49,9 @@ def test_a_bad_candidate_is_rolled_back_and_the_evidence_is_kept():
     assert run.phase == Phase.ROLLED_BACK
     fails = [e for e in store.history("demo") if e.kind == "verdict" and e.data["status"] == "fail"]
     assert fails and fails[0].data["evidence"]["candidate"] == pytest.approx(0.05)
-    assert store.history("demo")[-1].message.startswith("rolled back: baseline restored and verified")
+    assert store.history("demo")[-1].message.startswith(
+        "rolled back: baseline restored and verified"
+    )
 
 
 def test_a_crash_between_commit_and_act_heals_on_resume_without_repeating_the_step():
@@ -56,11 +64,25 @@ def test_a_crash_between_commit_and_act_heals_on_resume_without_repeating_the_st
     run = store.load("demo")
     assert run.desired == Weights.of(5) and router.weights == Weights.all_baseline()
     step = run.step_index
-    runner2 = Runner(plan=plan, store=store, providers=runner.providers, clock=clock, until_index=None, max_loops=500)
+    runner2 = Runner(
+        plan=plan,
+        store=store,
+        providers=runner.providers,
+        clock=clock,
+        until_index=None,
+        max_loops=500,
+    )
     assert runner2.run() == EXIT_OK
     kinds = [e.kind for e in store.history("demo", limit=0)]
     assert kinds.count("drift") == 1  # healed once
-    assert sum(1 for e in store.history("demo", limit=0) if e.kind == "weights" and e.data.get("weights", {}).get("candidate") == 5) == 1
+    assert (
+        sum(
+            1
+            for e in store.history("demo", limit=0)
+            if e.kind == "weights" and e.data.get("weights", {}).get("candidate") == 5
+        )
+        == 1
+    )
     assert step == plan.steps.index(plan.steps[step])
 
 
@@ -91,7 +113,13 @@ def test_an_abort_written_by_someone_else_stops_the_runner():
         real_sleep(seconds)
         run = store.load("demo")
         if run.phase == Phase.PROGRESSING and run.desired == Weights.of(25):
-            store.commit(run.model_copy(update={"intent": Intent(action="abort", actor="oncall@pager", at=clock.now())}), [], expected_revision=run.revision)
+            store.commit(
+                run.model_copy(
+                    update={"intent": Intent(action="abort", actor="oncall@pager", at=clock.now())}
+                ),
+                [],
+                expected_revision=run.revision,
+            )
 
     clock.sleep = sleep  # type: ignore[method-assign]
     assert runner.run() == 4
@@ -100,19 +128,34 @@ def test_an_abort_written_by_someone_else_stops_the_runner():
 
 
 def test_approval_exits_waiting_and_until_stops_after_a_stage():
-    plan = make_plan(stages=[
-        {"name": "pilot", "weight": 5, "bake": "60s"},
-        {"name": "expansion", "weight": 50, "bake": "60s", "approval": True},
-        {"name": "full", "weight": 100},
-    ])
+    plan = make_plan(
+        stages=[
+            {"name": "pilot", "weight": 5, "bake": "60s"},
+            {"name": "expansion", "weight": 50, "bake": "60s", "approval": True},
+            {"name": "full", "weight": 100},
+        ]
+    )
     runner, store, router, clock = setup(plan)
     assert runner.run() == EXIT_WAITING
     assert store.load("demo").phase == Phase.AWAITING_APPROVAL and router.weights == Weights.of(5)
     run = store.load("demo")
-    store.commit(run.model_copy(update={"intent": Intent(action="promote", actor="ci@runner", at=clock.now())}), [], expected_revision=run.revision)
+    store.commit(
+        run.model_copy(
+            update={"intent": Intent(action="promote", actor="ci@runner", at=clock.now())}
+        ),
+        [],
+        expected_revision=run.revision,
+    )
     from rollout.engine import stage_end_index
 
-    r2 = Runner(plan=plan, store=store, providers=runner.providers, clock=clock, until_index=stage_end_index(plan, "expansion"), max_loops=500)
+    r2 = Runner(
+        plan=plan,
+        store=store,
+        providers=runner.providers,
+        clock=clock,
+        until_index=stage_end_index(plan, "expansion"),
+        max_loops=500,
+    )
     assert r2.run() == EXIT_OK
     assert router.weights == Weights.of(50) and store.load("demo").phase == Phase.PROGRESSING
 
@@ -147,7 +190,9 @@ def test_a_quota_shortfall_stops_before_the_shift_is_recorded():
     with pytest.raises(RolloutError, match="short by 5"):
         runner.run()
     run = store.load("demo")
-    assert run.desired == Weights.of(5) and router.weights == Weights.of(5)  # nothing moved, nothing recorded
+    assert run.desired == Weights.of(5) and router.weights == Weights.of(
+        5
+    )  # nothing moved, nothing recorded
     assert ("preflight", 5) in dm.calls and ("before_shift", 25) in dm.calls
 
 
@@ -158,16 +203,23 @@ def test_deployments_are_checked_scaled_and_finalized_on_a_full_run():
     dm = FakeDeployments()
     runner.providers.deployments = dm
     assert runner.run() == EXIT_OK
-    assert [c for c in dm.calls if c[0] == "before_shift"] == [("before_shift", w) for w in (5, 25, 50, 100)]
+    assert [c for c in dm.calls if c[0] == "before_shift"] == [
+        ("before_shift", w) for w in (5, 25, 50, 100)
+    ]
     assert dm.calls[-1] == ("finalize", 0)
-    assert "candidate" in next(e for e in store.history("demo", limit=0) if e.kind == "preflight").data["checks"]
+    assert (
+        "candidate"
+        in next(e for e in store.history("demo", limit=0) if e.kind == "preflight").data["checks"]
+    )
 
 
 @pytest.mark.parametrize("failure", ["error", "nodata"])
 def test_a_broken_source_is_never_a_pass(failure):
     from rollout.errors import NoData, ProviderError
 
-    plan = make_plan(analysis={"interval": "20s", "method": "threshold", "on_inconclusive": "rollback"})
+    plan = make_plan(
+        analysis={"interval": "20s", "method": "threshold", "on_inconclusive": "rollback"}
+    )
     runner, store, router, _ = setup(plan)
 
     def broken(query, window):
@@ -189,13 +241,27 @@ def test_resuming_an_interrupted_rollback_finishes_it():
     runner, store, router, _ = setup(plan)
     run = store.load("demo")
     # A rollback was recorded, then the process died: before acting (router still at 5 %) ...
-    store.commit(run.model_copy(update={"phase": Phase.ROLLING_BACK, "desired": Weights.all_baseline(), "step_index": 2}), [], expected_revision=run.revision)
+    store.commit(
+        run.model_copy(
+            update={"phase": Phase.ROLLING_BACK, "desired": Weights.all_baseline(), "step_index": 2}
+        ),
+        [],
+        expected_revision=run.revision,
+    )
     router.weights = Weights.of(5)
     assert runner.run() == EXIT_ROLLED_BACK
-    assert router.weights == Weights.all_baseline() and store.load("demo").phase == Phase.ROLLED_BACK
+    assert (
+        router.weights == Weights.all_baseline() and store.load("demo").phase == Phase.ROLLED_BACK
+    )
     # ... or after the router took the baseline but before it was recorded.
     runner2, store2, router2, _ = setup(plan)
     run2 = store2.load("demo")
-    store2.commit(run2.model_copy(update={"phase": Phase.ROLLING_BACK, "desired": Weights.all_baseline(), "step_index": 2}), [], expected_revision=run2.revision)
+    store2.commit(
+        run2.model_copy(
+            update={"phase": Phase.ROLLING_BACK, "desired": Weights.all_baseline(), "step_index": 2}
+        ),
+        [],
+        expected_revision=run2.revision,
+    )
     assert runner2.run() == EXIT_ROLLED_BACK
     assert store2.load("demo").phase == Phase.ROLLED_BACK and router2.calls == []

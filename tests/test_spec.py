@@ -54,7 +54,13 @@ def test_weight_out_of_range_names_the_item() -> None:
 
 
 def test_weights_must_rise_across_stages() -> None:
-    data = plan(stages=[{"name": "a", "weights": [10, 30]}, {"name": "b", "weight": 20}, {"name": "full", "weight": 100}])
+    data = plan(
+        stages=[
+            {"name": "a", "weights": [10, 30]},
+            {"name": "b", "weight": 20},
+            {"name": "full", "weight": 100},
+        ]
+    )
     [(loc, msg)] = errors(data)
     assert loc == ("stages", 1, "weight") and "20 follows 30" in msg
 

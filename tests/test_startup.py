@@ -25,7 +25,9 @@ print(json.dumps({"code": code, "heavy": heavy, "help": buf.getvalue()}))
 def _probe(*extra: str) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     code = PROBE.replace('["--help"]', json.dumps([*extra, "--help"]))
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT
+    )
     assert res.returncode == 0, res.stderr
     out: dict[str, object] = json.loads(res.stdout.strip().splitlines()[-1])
     return out
@@ -47,5 +49,12 @@ def test_subcommand_help_imports_nothing_heavy() -> None:
 def test_the_probe_would_notice_a_heavy_import() -> None:
     # Guard against a probe that cannot fail: importing jinja2 first must show up.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    res = subprocess.run([sys.executable, "-c", "import jinja2\n" + PROBE], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-c", "import jinja2\n" + PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert "jinja2" in json.loads(res.stdout.strip().splitlines()[-1])["heavy"]

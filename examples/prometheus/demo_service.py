@@ -38,7 +38,9 @@ BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0)
 PROFILES = {"healthy": (0.01, 0.5), "bad": (0.30, 3.0)}  # (error rate, median latency seconds)
 
 REQUESTS = Counter("llm_requests_total", "Simulated LLM calls", ["variant", "code"])
-LATENCY = Histogram("llm_latency_seconds", "Simulated LLM call latency", ["variant"], buckets=BUCKETS)
+LATENCY = Histogram(
+    "llm_latency_seconds", "Simulated LLM call latency", ["variant"], buckets=BUCKETS
+)
 
 
 @dataclass
@@ -61,19 +63,40 @@ def _env_float(name: str, default: float | None) -> float | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--routes", default=os.environ.get("DEMO_ROUTES", ".rollout/routes/demo-chat.json"),
-                   help="the routes file rollout writes (router `file` path)")
+    p.add_argument(
+        "--routes",
+        default=os.environ.get("DEMO_ROUTES", ".rollout/routes/demo-chat.json"),
+        help="the routes file rollout writes (router `file` path)",
+    )
     p.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8000")))
     p.add_argument("--host", default=os.environ.get("DEMO_HOST", "127.0.0.1"))
-    p.add_argument("--rate", type=float, default=float(os.environ.get("DEMO_RATE", "50")),
-                   help="simulated requests per second (all variants)")
-    p.add_argument("--candidate", choices=sorted(PROFILES), default=os.environ.get("DEMO_CANDIDATE", "healthy"))
-    p.add_argument("--candidate-error-rate", type=float, default=_env_float("DEMO_CANDIDATE_ERROR_RATE", None))
-    p.add_argument("--candidate-latency", type=float, default=_env_float("DEMO_CANDIDATE_LATENCY", None),
-                   help="median latency of the candidate, seconds")
-    p.add_argument("--baseline-error-rate", type=float, default=_env_float("DEMO_BASELINE_ERROR_RATE", 0.01))
-    p.add_argument("--baseline-latency", type=float, default=_env_float("DEMO_BASELINE_LATENCY", 0.5))
-    p.add_argument("--users", type=int, default=5000, help="distinct user keys (choices are sticky per user)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=float(os.environ.get("DEMO_RATE", "50")),
+        help="simulated requests per second (all variants)",
+    )
+    p.add_argument(
+        "--candidate", choices=sorted(PROFILES), default=os.environ.get("DEMO_CANDIDATE", "healthy")
+    )
+    p.add_argument(
+        "--candidate-error-rate", type=float, default=_env_float("DEMO_CANDIDATE_ERROR_RATE", None)
+    )
+    p.add_argument(
+        "--candidate-latency",
+        type=float,
+        default=_env_float("DEMO_CANDIDATE_LATENCY", None),
+        help="median latency of the candidate, seconds",
+    )
+    p.add_argument(
+        "--baseline-error-rate", type=float, default=_env_float("DEMO_BASELINE_ERROR_RATE", 0.01)
+    )
+    p.add_argument(
+        "--baseline-latency", type=float, default=_env_float("DEMO_BASELINE_LATENCY", 0.5)
+    )
+    p.add_argument(
+        "--users", type=int, default=5000, help="distinct user keys (choices are sticky per user)"
+    )
     p.add_argument("--seed", type=int, default=None)
     return p.parse_args(argv)
 
@@ -93,7 +116,9 @@ def serve(args: argparse.Namespace, stop: threading.Event) -> None:
     rng = random.Random(args.seed)
     routes = Routes(args.routes)
     profs = profiles(args)
-    for v in profs:  # export every series from the start: a counter that appears later loses its first increase
+    for v in (
+        profs
+    ):  # export every series from the start: a counter that appears later loses its first increase
         for code in ("200", "429", "500"):
             REQUESTS.labels(variant=v, code=code)
         LATENCY.labels(variant=v)
@@ -119,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     p = profiles(args)["candidate"]
-    print(f"demo service: metrics on http://{args.host}:{args.port}/metrics; {args.rate:g} req/s; "
-          f"routes {args.routes}; candidate error rate {p.error_rate:g}, median latency {p.latency_median:g}s",
-          flush=True)
+    print(
+        f"demo service: metrics on http://{args.host}:{args.port}/metrics; {args.rate:g} req/s; "
+        f"routes {args.routes}; candidate error rate {p.error_rate:g}, median latency {p.latency_median:g}s",
+        flush=True,
+    )
     serve(args, stop)
     return 0
 

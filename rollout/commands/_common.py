@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rollout.errors import UnknownRollout
-from rollout.model import Run
+from rollout.records import Run
 from rollout.state import StateStore, open_store
 
 

@@ -12,20 +12,25 @@ from rollout import output as out
 from rollout.commands._common import find_run
 from rollout.commands._common import store as open_state
 from rollout.errors import EXIT_INVALID, EXIT_OK, EXIT_RUNTIME, RolloutError, StaleState
-from rollout.model import Event, Phase, Run, Weights
+from rollout.records import Event, Phase, Run, Weights
 from rollout.runner import actor
 from rollout.state import StateStore
 
 SCHEMA = "rollout.abort/v1"
 
 
-def run(name: str, reason: str | None = None, state: str | None = None, output: str = "text") -> int:
+def run(
+    name: str, reason: str | None = None, state: str | None = None, output: str = "text"
+) -> int:
     st = open_state(state)
     who = actor()
     run_ = find_run(st, name)
     if run_.phase == Phase.COMPLETED:
-        out.line(f"{name} is completed: the candidate is the new baseline, so abort changes nothing. "
-                 f"To go back, apply a plan whose candidate is the previous baseline.", err=True)
+        out.line(
+            f"{name} is completed: the candidate is the new baseline, so abort changes nothing. "
+            f"To go back, apply a plan whose candidate is the previous baseline.",
+            err=True,
+        )
         return EXIT_INVALID
     base = Weights.all_baseline()
     for _ in range(10):
@@ -33,12 +38,32 @@ def run(name: str, reason: str | None = None, state: str | None = None, output: 
             break  # already recorded: just make sure the router agrees (idempotent)
         now = datetime.now(UTC)
         why = f" ({reason})" if reason else ""
-        ev = Event(kind="phase", at=now, actor=who, message=f"aborted by {who}{why}: restoring the baseline",
-                   data={"phase": Phase.ABORTED.value, "reason": reason, "weights": base.model_dump(), "was": run_.phase.value})
+        ev = Event(
+            kind="phase",
+            at=now,
+            actor=who,
+            message=f"aborted by {who}{why}: restoring the baseline",
+            data={
+                "phase": Phase.ABORTED.value,
+                "reason": reason,
+                "weights": base.model_dump(),
+                "was": run_.phase.value,
+            },
+        )
         try:
-            run_ = st.commit(run_.model_copy(update={"phase": Phase.ABORTED, "desired": base, "intent": None,
-                                                     "message": f"aborted by {who}{why}", "updated_at": now}),
-                             [ev], expected_revision=run_.revision)
+            run_ = st.commit(
+                run_.model_copy(
+                    update={
+                        "phase": Phase.ABORTED,
+                        "desired": base,
+                        "intent": None,
+                        "message": f"aborted by {who}{why}",
+                        "updated_at": now,
+                    }
+                ),
+                [ev],
+                expected_revision=run_.revision,
+            )
             break
         except StaleState:
             run_ = find_run(st, name)
@@ -58,14 +83,43 @@ def _restore(st: StateStore, run_: Run, who: str, output: str) -> int:
         if seen != base:
             raise RolloutError(f"the router reports {seen} after being set to the baseline")
     except RolloutError as exc:
-        out.loud(f"ABORT INCOMPLETE for {run_.name}: the abort is recorded, but the baseline could not be "
-                 f"restored: {exc}\nTraffic may still reach the candidate. Run `rollout abort {run_.name}` again, "
-                 f"or restore the baseline in the router by hand.")
-        _note(st, run_, Event(kind="error", at=datetime.now(UTC), actor=who, message=f"abort could not restore the baseline: {exc}"))
+        out.loud(
+            f"ABORT INCOMPLETE for {run_.name}: the abort is recorded, but the baseline could not be "
+            f"restored: {exc}\nTraffic may still reach the candidate. Run `rollout abort {run_.name}` again, "
+            f"or restore the baseline in the router by hand."
+        )
+        _note(
+            st,
+            run_,
+            Event(
+                kind="error",
+                at=datetime.now(UTC),
+                actor=who,
+                message=f"abort could not restore the baseline: {exc}",
+            ),
+        )
         return EXIT_RUNTIME
-    _note(st, run_, Event(kind="weights", at=datetime.now(UTC), actor=who, message=f"baseline restored and verified: {base}", data={"weights": base.model_dump()}))
+    _note(
+        st,
+        run_,
+        Event(
+            kind="weights",
+            at=datetime.now(UTC),
+            actor=who,
+            message=f"baseline restored and verified: {base}",
+            data={"weights": base.model_dump()},
+        ),
+    )
     if output == "json":
-        out.emit_json(SCHEMA, {"name": run_.name, "phase": run_.phase.value, "weights": base.model_dump(), "verified": True})
+        out.emit_json(
+            SCHEMA,
+            {
+                "name": run_.name,
+                "phase": run_.phase.value,
+                "weights": base.model_dump(),
+                "verified": True,
+            },
+        )
     else:
         out.line(f"{run_.name}: {run_.phase.value}; router verified at {base}")
     return EXIT_OK

@@ -12,7 +12,7 @@ from rollout.commands._common import load_plan
 from rollout.commands._common import store as open_state
 from rollout.engine import stage_end_index
 from rollout.errors import EXIT_OK, InvalidInput, StaleState
-from rollout.model import Event, Phase, Plan, Run
+from rollout.records import Event, Phase, Plan, Run
 from rollout.runner import Runner, actor, exit_code_for, holder, new_run
 from rollout.state import StateStore
 
@@ -43,7 +43,9 @@ def run(
             until_index = stage_end_index(plan, until)
         except ValueError:
             stages = [s["name"] for s in plan.spec["stages"]]
-            raise InvalidInput(f"--until {until!r}: no such stage; stages: {', '.join(stages)}") from None
+            raise InvalidInput(
+                f"--until {until!r}: no such stage; stages: {', '.join(stages)}"
+            ) from None
     from rollout.progress import Progress
     from rollout.providers import build_all
 
@@ -51,23 +53,44 @@ def run(
     st = open_state(state)
     providers = build_all(plan, extra)
     json_mode = output == "json"
-    with st.lease(plan.name, holder(), ttl=lease_ttl(plan)) as lease, Progress(json_mode=json_mode) as progress:
+    with (
+        st.lease(plan.name, holder(), ttl=lease_ttl(plan)) as lease,
+        Progress(json_mode=json_mode) as progress,
+    ):
         run_, note = _start(st, plan, clock, approve)
         if note:
             progress.event(Event(kind="apply", at=clock.now(), message=note))
         code = exit_code_for(run_)
         if code is not None and run_.phase.finished:
             if run_.phase == Phase.COMPLETED and providers.deployments is not None:
-                due = providers.deployments.finalize()  # a clean-up that had to wait (keep_baseline)
-                progress.event(Event(kind="finalize", at=clock.now(), message=f"old baseline kept until {due.isoformat(timespec='minutes')}" if due else "old baseline finalized"))
+                due = (
+                    providers.deployments.finalize()
+                )  # a clean-up that had to wait (keep_baseline)
+                progress.event(
+                    Event(
+                        kind="finalize",
+                        at=clock.now(),
+                        message=f"old baseline kept until {due.isoformat(timespec='minutes')}"
+                        if due
+                        else "old baseline finalized",
+                    )
+                )
             return _finish(st, plan.name, code, json_mode)
 
         def tick(r: Run, now: Any) -> None:
             lease.renew()
             progress.tick(r, now)
 
-        runner = Runner(plan=plan, store=st, providers=providers, clock=clock, until_index=until_index,
-                        wait=wait, on_event=progress.event, on_tick=tick)
+        runner = Runner(
+            plan=plan,
+            store=st,
+            providers=providers,
+            clock=clock,
+            until_index=until_index,
+            wait=wait,
+            on_event=progress.event,
+            on_tick=tick,
+        )
         code = runner.run()
     return _finish(st, plan.name, code, json_mode, until=until if code == EXIT_OK else None)
 
@@ -77,36 +100,70 @@ def _start(st: StateStore, plan: Plan, clock: Clock, approve: bool) -> tuple[Run
     now = clock.now()
     existing = st.load(plan.name)
     if existing is None:
-        ev = Event(kind="created", at=now, actor=actor(), message=f"rollout {plan.name} created (plan {plan.plan_hash[:12]})",
-                   data={"plan_hash": plan.plan_hash, "fingerprints": plan.fingerprints, "source": plan.source})
+        ev = Event(
+            kind="created",
+            at=now,
+            actor=actor(),
+            message=f"rollout {plan.name} created (plan {plan.plan_hash[:12]})",
+            data={
+                "plan_hash": plan.plan_hash,
+                "fingerprints": plan.fingerprints,
+                "source": plan.source,
+            },
+        )
         run = st.commit(new_run(plan, now), [ev], expected_revision=0)
         note = f"starting {plan.name}: {len(plan.steps)} steps"
     elif existing.plan_hash != plan.plan_hash:
         attempt = existing.attempt + 1
-        ev = Event(kind="created", at=now, actor=actor(),
-                   message=f"plan changed ({existing.plan_hash[:12]} -> {plan.plan_hash[:12]}): attempt {attempt} starts; "
-                           f"attempt {existing.attempt} was {existing.phase.value} at step {existing.step_index}",
-                   data={"plan_hash": plan.plan_hash, "previous_plan_hash": existing.plan_hash, "fingerprints": plan.fingerprints})
+        ev = Event(
+            kind="created",
+            at=now,
+            actor=actor(),
+            message=f"plan changed ({existing.plan_hash[:12]} -> {plan.plan_hash[:12]}): attempt {attempt} starts; "
+            f"attempt {existing.attempt} was {existing.phase.value} at step {existing.step_index}",
+            data={
+                "plan_hash": plan.plan_hash,
+                "previous_plan_hash": existing.plan_hash,
+                "fingerprints": plan.fingerprints,
+            },
+        )
         fresh = new_run(plan, now, attempt=attempt)
         if existing.desired is not None and not existing.phase.finished:
-            fresh = fresh.model_copy(update={"desired": existing.desired})  # traffic is where the old attempt left it
+            fresh = fresh.model_copy(
+                update={"desired": existing.desired}
+            )  # traffic is where the old attempt left it
         run = st.commit(fresh, [ev], expected_revision=0)
         note = ev.message
     elif existing.phase.finished:
-        return existing, f"{plan.name} is already {existing.phase.value} with this plan ({existing.message})"
+        return (
+            existing,
+            f"{plan.name} is already {existing.phase.value} with this plan ({existing.message})",
+        )
     else:
         run = existing
         note = f"resuming {plan.name} attempt {run.attempt} at step {run.step_index + 1}/{len(plan.steps)} ({run.phase.value})"
     if approve:
-        stages = tuple(s["name"] for s in plan.spec["stages"] if s.get("approval") and s["name"] not in run.approved)
+        stages = tuple(
+            s["name"]
+            for s in plan.spec["stages"]
+            if s.get("approval") and s["name"] not in run.approved
+        )
         if stages:
             for _ in range(5):
-                ev = Event(kind="approval", at=now, actor=actor(), message=f"approved ahead with --approve: {', '.join(stages)}", data={"stages": list(stages)})
+                ev = Event(
+                    kind="approval",
+                    at=now,
+                    actor=actor(),
+                    message=f"approved ahead with --approve: {', '.join(stages)}",
+                    data={"stages": list(stages)},
+                )
                 update: dict[str, Any] = {"approved": (*run.approved, *stages)}
                 if run.phase == Phase.AWAITING_APPROVAL:
                     update["phase"] = Phase.PROGRESSING
                 try:
-                    run = st.commit(run.model_copy(update=update), [ev], expected_revision=run.revision)
+                    run = st.commit(
+                        run.model_copy(update=update), [ev], expected_revision=run.revision
+                    )
                     break
                 except StaleState:
                     run = st.load(plan.name) or run

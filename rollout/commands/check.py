@@ -61,7 +61,11 @@ def collect(plan: Any, *, clock: Any = None, extra: dict[str, Any] | None = None
     report: dict[str, Any] = {
         "name": plan.name,
         "file": plan.source,
-        "window": {"start": window.start.isoformat(), "end": window.end.isoformat(), "seconds": window.seconds},
+        "window": {
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "seconds": window.seconds,
+        },
         "stage": stage,
         "weights": None,
         "router_error": None,
@@ -83,7 +87,10 @@ def collect(plan: Any, *, clock: Any = None, extra: dict[str, Any] | None = None
             report["sources"][label] = {"type": sspec["type"], **_without_value(built)}
             continue
         sources[name] = built["value"]
-        report["sources"][label] = {"type": sspec["type"], **_without_value(_attempt(sources[name].check))}
+        report["sources"][label] = {
+            "type": sspec["type"],
+            **_without_value(_attempt(sources[name].check)),
+        }
 
     for gate in spec.get("gates") or []:
         roles = Gate.model_validate(gate).queries()
@@ -91,26 +98,41 @@ def collect(plan: Any, *, clock: Any = None, extra: dict[str, Any] | None = None
         for role, template in roles.items():
             for variant, info in ctx.variants.items():
                 row: dict[str, Any] = {
-                    "gate": gate["name"], "role": role, "variant": variant,
-                    "source": src_name or "metrics", "query": template,
+                    "gate": gate["name"],
+                    "role": role,
+                    "variant": variant,
+                    "source": src_name or "metrics",
+                    "query": template,
                 }
                 try:
                     row["query"] = render_query(
-                        template, variant=variant, target=info["target"], window=window,
-                        model=info.get("model") or "", model_version=info.get("model_version"),
-                        stage=stage, interval=interval,
+                        template,
+                        variant=variant,
+                        target=info["target"],
+                        window=window,
+                        model=info.get("model") or "",
+                        model_version=info.get("model_version"),
+                        stage=stage,
+                        interval=interval,
                     )
                 except RolloutError as exc:
-                    report["results"].append({**row, "status": "error", "value": None, "message": _msg(exc)})
+                    report["results"].append(
+                        {**row, "status": "error", "value": None, "message": _msg(exc)}
+                    )
                     continue
                 source = sources.get(src_name)
                 if source is None:
-                    got = {"status": "error", "message": f"source {src_name or 'metrics'} could not be built"}
+                    got = {
+                        "status": "error",
+                        "message": f"source {src_name or 'metrics'} could not be built",
+                    }
                 else:
                     got = _attempt(partial(source.query, row["query"], window))
                 report["results"].append({**row, "value": _number(got.pop("value", None)), **got})
 
-    counts = {s: sum(r["status"] == s for r in report["results"]) for s in ("ok", "no_data", "error")}
+    counts = {
+        s: sum(r["status"] == s for r in report["results"]) for s in ("ok", "no_data", "error")
+    }
     failed_sources = [k for k, v in report["sources"].items() if v["status"] == "error"]
     report["counts"] = counts
     report["ok"] = counts["error"] == 0 and not failed_sources and report["router_error"] is None
@@ -125,7 +147,11 @@ def _attempt(fn: Callable[[], Any]) -> dict[str, Any]:
     except RolloutError as exc:
         return {"status": "error", "value": None, "message": _msg(exc)}
     except Exception as exc:  # a provider bug must not hide the other answers
-        return {"status": "error", "value": None, "message": f"unexpected {type(exc).__name__}: {_msg(exc)}"}
+        return {
+            "status": "error",
+            "value": None,
+            "message": f"unexpected {type(exc).__name__}: {_msg(exc)}",
+        }
 
 
 def _number(value: Any) -> float | str | None:
@@ -155,7 +181,11 @@ def show(report: dict[str, Any]) -> None:
     else:
         line(f"  router: ERROR {report['router_error']}")
     for name, s in report["sources"].items():
-        state = "reachable" if s["status"] == "ok" else f"{s['status'].upper().replace('_', ' ')} {s['message']}"
+        state = (
+            "reachable"
+            if s["status"] == "ok"
+            else f"{s['status'].upper().replace('_', ' ')} {s['message']}"
+        )
         line(f"  {name} ({s['type']}): {state}")
     line(f"  window: last {w['seconds']}s ({w['start']} .. {w['end']}), stage {report['stage']}")
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
@@ -174,6 +204,10 @@ def show(report: dict[str, Any]) -> None:
     else:
         line("  the plan has no gates: nothing to query")
     c = report["counts"]
-    line(f"{len(report['results'])} queries: {c['ok']} answered, {c['no_data']} no data, {c['error']} failed")
+    line(
+        f"{len(report['results'])} queries: {c['ok']} answered, {c['no_data']} no data, {c['error']} failed"
+    )
     if c["no_data"]:
-        warn("no data is not an error, but a gate with no data stays inconclusive; is traffic reaching both variants?")
+        warn(
+            "no data is not an error, but a gate with no data stays inconclusive; is traffic reaching both variants?"
+        )

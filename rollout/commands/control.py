@@ -11,9 +11,14 @@ from rollout import output as out
 from rollout.commands._common import find_run
 from rollout.commands._common import store as open_state
 from rollout.errors import EXIT_INVALID, EXIT_OK, StaleState
-from rollout.model import Event, Intent
+from rollout.records import Event, Intent
 
-WORDS = {"pause": "pause", "resume": "resume", "promote": "promote", "promote_full": "promote to full"}
+WORDS = {
+    "pause": "pause",
+    "resume": "resume",
+    "promote": "promote",
+    "promote_full": "promote to full",
+}
 
 
 def run(name: str, action: str, reason: str | None = None, state: str | None = None) -> int:
@@ -28,13 +33,26 @@ def run(name: str, action: str, reason: str | None = None, state: str | None = N
             return EXIT_INVALID
         now = datetime.now(UTC)
         intent = Intent(action=action, actor=who, at=now, reason=reason)
-        ev = Event(kind="intent", at=now, actor=who, message=f"{WORDS[action]} requested by {who}" + (f" ({reason})" if reason else ""),
-                   data={"action": action, "reason": reason})
+        ev = Event(
+            kind="intent",
+            at=now,
+            actor=who,
+            message=f"{WORDS[action]} requested by {who}" + (f" ({reason})" if reason else ""),
+            data={"action": action, "reason": reason},
+        )
         try:
-            st.commit(r.model_copy(update={"intent": intent, "updated_at": now}), [ev], expected_revision=r.revision)
+            st.commit(
+                r.model_copy(update={"intent": intent, "updated_at": now}),
+                [ev],
+                expected_revision=r.revision,
+            )
         except StaleState:
             continue
-        out.line(f"{name}: {WORDS[action]} recorded; a running `rollout apply` acts on it within seconds, "
-                 f"otherwise the next `rollout apply` does")
+        out.line(
+            f"{name}: {WORDS[action]} recorded; a running `rollout apply` acts on it within seconds, "
+            f"otherwise the next `rollout apply` does"
+        )
         return EXIT_OK
-    raise StaleState(f"could not record the {WORDS[action]} of {name}: the run keeps changing; try again")
+    raise StaleState(
+        f"could not record the {WORDS[action]} of {name}: the run keeps changing; try again"
+    )

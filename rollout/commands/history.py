@@ -9,7 +9,13 @@ from rollout.commands._common import store as open_state
 SCHEMA = "rollout.history/v1"
 
 
-def run(name: str, limit: int = 50, all_attempts: bool = False, state: str | None = None, output: str = "text") -> int:
+def run(
+    name: str,
+    limit: int = 50,
+    all_attempts: bool = False,
+    state: str | None = None,
+    output: str = "text",
+) -> int:
     st = open_state(state)
     find_run(st, name)
     events = st.history(name, limit=limit, all_attempts=all_attempts)

@@ -25,7 +25,9 @@ def show(st: StateStore, output: str) -> int:
         step = current_step(r.plan, r)
         stage = step.stage if step is not None and step.stage else "-"
         w = f"{r.desired.candidate}%" if r.desired is not None else "-"
-        out.line(f"{r.name:<28} {r.attempt:>7}  {r.phase.value:<18} {stage:<12} {w:>9}  {r.updated_at.isoformat(timespec='seconds')}")
+        out.line(
+            f"{r.name:<28} {r.attempt:>7}  {r.phase.value:<18} {stage:<12} {w:>9}  {r.updated_at.isoformat(timespec='seconds')}"
+        )
     return 0
 
 

@@ -15,13 +15,19 @@ from rollout.compile import min_total_seconds
 from rollout.durations import format_duration
 from rollout.errors import EXIT_OK
 from rollout.load import Loaded, load, parse_vars
-from rollout.model import VARIANTS, Plan, Run, Step
 from rollout.output import console, emit_json, line, warn
+from rollout.records import VARIANTS, Plan, Run, Step
 
 SCHEMA = "rollout.plan/v1"
 
 
-def run(plan_file: Path, var: Sequence[str], var_file: Sequence[Path], output: str = "text", state: str | None = None) -> int:
+def run(
+    plan_file: Path,
+    var: Sequence[str],
+    var_file: Sequence[Path],
+    output: str = "text",
+    state: str | None = None,
+) -> int:
     loaded = load(plan_file, variables=parse_vars(var), var_files=var_file)
     plan = loaded.plan
     stored = stored_run(plan.name, state)
@@ -53,8 +59,16 @@ def stored_run(name: str, state: str | None) -> dict[str, Any] | None:
 def verdict(plan: Plan, run: Run | None) -> dict[str, Any]:
     """What `rollout apply` would do with the stored run: start, resume, finished or new_attempt."""
     if run is None:
-        return {"action": "start", "attempt": 1, "message": "no run of this name yet: apply would start attempt 1"}
-    info: dict[str, Any] = {"stored_attempt": run.attempt, "stored_phase": str(run.phase), "stored_plan_hash": run.plan_hash}
+        return {
+            "action": "start",
+            "attempt": 1,
+            "message": "no run of this name yet: apply would start attempt 1",
+        }
+    info: dict[str, Any] = {
+        "stored_attempt": run.attempt,
+        "stored_phase": str(run.phase),
+        "stored_plan_hash": run.plan_hash,
+    }
     if run.plan_hash != plan.plan_hash:
         still = f"; attempt {run.attempt} is still {run.phase}" if not run.phase.finished else ""
         return info | {
@@ -64,7 +78,11 @@ def verdict(plan: Plan, run: Run | None) -> dict[str, Any]:
             f"apply would start attempt {run.attempt + 1}{still}",
         }
     if run.phase.finished:
-        hint = "" if str(run.phase) == "completed" else f" (`rollout retry {plan.name}` starts a new attempt)"
+        hint = (
+            ""
+            if str(run.phase) == "completed"
+            else f" (`rollout retry {plan.name}` starts a new attempt)"
+        )
         return info | {
             "action": "finished",
             "attempt": run.attempt,
@@ -127,7 +145,9 @@ def show(loaded: Loaded, stored: dict[str, Any] | None) -> None:
     for i, s in enumerate(plan.steps, 1):
         table.add_row(str(i), *_cells(s, plan.name))
     out.print(table)
-    line(f"minimum total time: {format_duration(min_total_seconds(plan))} (bakes only; approvals wait for a person)")
+    line(
+        f"minimum total time: {format_duration(min_total_seconds(plan))} (bakes only; approvals wait for a person)"
+    )
     line(f"plan hash: {plan.plan_hash}")
     if stored is not None:
         line(f"state ({stored['url']}): {verdict(plan, stored['run'])['message']}")

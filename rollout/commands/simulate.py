@@ -18,11 +18,20 @@ SCHEMA = "rollout.simulate/v1"
 MAX_RUNS = 100_000
 
 
-def run(plan_file: Path, scenario: str, runs: int, seed: int, var: Sequence[str], var_file: Sequence[Path], output: str = "text", workers: int | None = None) -> int:
+def run(
+    plan_file: Path,
+    scenario: str,
+    runs: int,
+    seed: int,
+    var: Sequence[str],
+    var_file: Sequence[Path],
+    output: str = "text",
+    workers: int | None = None,
+) -> int:
     from rollout.commands._common import load_plan
     from rollout.sim.report import run_many, summarise, text_table
-    from rollout.sim.runner import series_for
     from rollout.sim.scenarios import resolve
+    from rollout.sim.virtual import series_for
 
     if not 1 <= runs <= MAX_RUNS:
         raise InvalidInput(f"--runs must be between 1 and {MAX_RUNS:,} (got {runs})")
@@ -34,14 +43,17 @@ def run(plan_file: Path, scenario: str, runs: int, seed: int, var: Sequence[str]
     elapsed = time.perf_counter() - started
     summary = summarise(outs, scn.healthy)
     if output == "json":
-        emit_json(SCHEMA, {
-            "plan": plan.name,
-            "plan_hash": plan.plan_hash,
-            "scenario": scn.model_dump(mode="json"),
-            "seed": seed,
-            "runtime_seconds": round(elapsed, 3),
-            "results": summary,
-        })
+        emit_json(
+            SCHEMA,
+            {
+                "plan": plan.name,
+                "plan_hash": plan.plan_hash,
+                "scenario": scn.model_dump(mode="json"),
+                "seed": seed,
+                "runtime_seconds": round(elapsed, 3),
+                "results": summary,
+            },
+        )
         return EXIT_OK
     kind = "healthy" if scn.healthy else "regression"
     title = f"{plan.name} vs scenario {scn.name} ({kind}; {scn.requests_per_minute:g} requests/min; seed {seed})"

@@ -10,7 +10,7 @@ from rollout.clock import SystemClock
 from rollout.commands._common import find_run
 from rollout.commands._common import store as open_state
 from rollout.engine import current_step
-from rollout.model import Run
+from rollout.records import Run
 
 SCHEMA = "rollout.status/v1"
 
@@ -45,11 +45,15 @@ def summary_lines(run: Run, *, until: str | None = None) -> list[str]:
     for gate, v in run.verdicts.items():
         lines.append(f"  gate {gate}: {v.get('status')} — {v.get('summary')}")
     if until is not None and not run.phase.finished:
-        lines.append(f"  reached --until {until}; continue with: rollout apply <plan> (or rollout promote {run.name})")
+        lines.append(
+            f"  reached --until {until}; continue with: rollout apply <plan> (or rollout promote {run.name})"
+        )
     return lines
 
 
-def run(name: str | None = None, watch: bool = False, state: str | None = None, output: str = "text") -> int:
+def run(
+    name: str | None = None, watch: bool = False, state: str | None = None, output: str = "text"
+) -> int:
     st = open_state(state)
     if name is None:
         from rollout.commands import list_
@@ -70,7 +74,9 @@ def run(name: str | None = None, watch: bool = False, state: str | None = None, 
             h = held(name) if held is not None else None
             if h is not None:
                 out.line(f"  being applied by {h}")
-            out.line(f"  updated {int((now - r.updated_at).total_seconds())}s ago, step {r.step_index}/{len(r.plan.steps)}")
+            out.line(
+                f"  updated {int((now - r.updated_at).total_seconds())}s ago, step {r.step_index}/{len(r.plan.steps)}"
+            )
         if not watch or r.phase.finished:
             return 0
         clock.sleep(2.0)

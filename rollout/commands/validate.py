@@ -16,7 +16,9 @@ from rollout.output import emit_json, line
 SCHEMA = "rollout.validate/v1"
 
 
-def run(plans: Sequence[Path], var: Sequence[str], var_file: Sequence[Path], output: str = "text") -> int:
+def run(
+    plans: Sequence[Path], var: Sequence[str], var_file: Sequence[Path], output: str = "text"
+) -> int:
     variables = parse_vars(var)  # a bad --var is one error for all files (SpecError, exit 2)
     results: list[dict[str, Any]] = []
     for path in plans:
@@ -46,7 +48,14 @@ def check(path: Path, variables: dict[str, str], var_files: Sequence[Path]) -> d
             "file": str(path),
             "valid": False,
             "problems": [
-                {"file": p.file, "line": p.line, "column": p.column, "field": p.field, "message": p.message, "text": str(p)}
+                {
+                    "file": p.file,
+                    "line": p.line,
+                    "column": p.column,
+                    "field": p.field,
+                    "message": p.message,
+                    "text": str(p),
+                }
                 for p in exc.problems
             ],
         }

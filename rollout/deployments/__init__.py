@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from rollout.model import Weights
+from rollout.records import Weights
 
 
 class DeploymentManager(Protocol):

@@ -22,7 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from rollout.durations import parse_duration
 from rollout.errors import ProviderError
-from rollout.model import VARIANTS, Weights
+from rollout.records import VARIANTS, Weights
 from rollout.registry import BuildContext
 
 DUE_TAG = "rollout-finalize-after"  # on the old baseline: when finalize may act (ISO time, UTC)
@@ -55,46 +55,65 @@ class Config(BaseModel):
     capacity: Literal["fixed", "follow-weight"] = "fixed"
     min_capacity: int = Field(default=1, ge=1)
     max_capacity: int | None = Field(default=None, ge=1)
-    finalize: Annotated[Finalize, BeforeValidator(lambda v: {"then": v} if isinstance(v, str) else v)] = Field(default_factory=Finalize)
+    finalize: Annotated[
+        Finalize, BeforeValidator(lambda v: {"then": v} if isinstance(v, str) else v)
+    ] = Field(default_factory=Finalize)
     rai_policy: str | None = None  # raiPolicyName for a created deployment
-    version_upgrade: Literal["NoAutoUpgrade", "OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired"] = "NoAutoUpgrade"
+    version_upgrade: Literal[
+        "NoAutoUpgrade", "OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired"
+    ] = "NoAutoUpgrade"
 
     @model_validator(mode="after")
     def _rules(self) -> Config:
         if (self.create or self.capacity == "follow-weight") and self.sku is None:
             raise ValueError("create: true and capacity: follow-weight need sku: {name, capacity}")
         if self.max_capacity is not None and self.max_capacity < self.min_capacity:
-            raise ValueError(f"max_capacity ({self.max_capacity}) is below min_capacity ({self.min_capacity})")
+            raise ValueError(
+                f"max_capacity ({self.max_capacity}) is below min_capacity ({self.min_capacity})"
+            )
         return self
 
 
 def azure_error(exc: Exception, what: str) -> ProviderError:
     """An azure-core exception as AzureError: Azure's code and message plus the request id."""
-    from rollout.azure.client import AzureError
+    from rollout.azure.rest import AzureError
 
     status = getattr(exc, "status_code", None)
     err = getattr(exc, "error", None)
     if status is None and err is None:  # no HTTP answer: credentials, network
-        return ProviderError(f"{what}: {type(exc).__name__}: {getattr(exc, 'message', None) or exc}")
+        return ProviderError(
+            f"{what}: {type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
+        )
     code = getattr(err, "code", None) or "Unknown"
     message = getattr(err, "message", None) or str(getattr(exc, "message", None) or exc)
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
     rid = headers.get("x-ms-request-id") or headers.get("x-ms-correlation-request-id")
     err = AzureError(int(status or 0), str(code), str(message), rid, what)
     if int(status or 0) < 400:  # a long-running operation that ended Failed/Canceled
-        err.args = (f"{what}: the operation failed: {code}: {message}" + (f" (request id {rid})" if rid else ""),)
+        err.args = (
+            f"{what}: the operation failed: {code}: {message}"
+            + (f" (request id {rid})" if rid else ""),
+        )
     return err
 
 
 class AzureOpenAIDeployments:
-    def __init__(self, config: Config, variants: dict[str, dict[str, Any]], client: Any, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        variants: dict[str, dict[str, Any]],
+        client: Any,
+        now: Callable[[], datetime],
+    ) -> None:
         self.config = config
         self.variants = variants
         self.client = client  # CognitiveServicesManagementClient
         self.now = now
         self.names = {v: str((variants.get(v) or {}).get("target") or "") for v in VARIANTS}
         if missing := [v for v, n in self.names.items() if not n]:
-            raise ProviderError(f"deployments azure-openai: variants.{missing[0]}.target must name its deployment in account {config.account}")
+            raise ProviderError(
+                f"deployments azure-openai: variants.{missing[0]}.target must name its deployment in account {config.account}"
+            )
         self._usage_names: dict[tuple[str, str, str], str] | None = None
         self._deps: dict[str, Any] = {}  # variant -> Deployment last read (dropped on change)
 
@@ -112,7 +131,11 @@ class AzureOpenAIDeployments:
 
     def _get(self, v: str) -> Any | None:
         rg, acct, name = self.config.resource_group, self.config.account, self.names[v]
-        dep = self._call(f"read deployment {name}", lambda: self.client.deployments.get(rg, acct, name), missing_ok=True)
+        dep = self._call(
+            f"read deployment {name}",
+            lambda: self.client.deployments.get(rg, acct, name),
+            missing_ok=True,
+        )
         if dep is not None:
             self._deps[v] = dep
         return dep
@@ -127,11 +150,17 @@ class AzureOpenAIDeployments:
                     dep, note = self._create(v, self._want(v, weights)), ", created"
                 else:
                     hint = " (set create: true to create it)" if v == "candidate" else ""
-                    raise ProviderError(f"deployment {self.names[v]!r} for the {v} not found in account {self.config.account}{hint}")
+                    raise ProviderError(
+                        f"deployment {self.names[v]!r} for the {v} not found in account {self.config.account}{hint}"
+                    )
             self._check_model(v, dep)
-            out[v] = f"{self.names[v]}: {dep.properties.model.name} {dep.properties.model.version}, {dep.sku.name} x{dep.sku.capacity}{note}"
+            out[v] = (
+                f"{self.names[v]}: {dep.properties.model.name} {dep.properties.model.version}, {dep.sku.name} x{dep.sku.capacity}{note}"
+            )
         if self.config.capacity == "follow-weight":
-            self._shortfall_check(self._plan(weights))  # the first stage must fit before anything moves
+            self._shortfall_check(
+                self._plan(weights)
+            )  # the first stage must fit before anything moves
         return out
 
     def before_shift(self, weights: Weights) -> list[str]:
@@ -150,7 +179,9 @@ class AzureOpenAIDeployments:
             except ProviderError as exc:
                 if forward:
                     raise
-                notes.append(f"{self.names[v]}: could not scale {cur} -> {want}: {exc}")  # a rollback goes on
+                notes.append(
+                    f"{self.names[v]}: could not scale {cur} -> {want}: {exc}"
+                )  # a rollback goes on
         return notes
 
     def finalize(self) -> datetime | None:
@@ -170,7 +201,10 @@ class AzureOpenAIDeployments:
                 return due
         if fin.action == "delete":
             rg, acct, name = self.config.resource_group, self.config.account, self.names["baseline"]
-            self._call(f"delete deployment {name}", lambda: self.client.deployments.begin_delete(rg, acct, name).result())
+            self._call(
+                f"delete deployment {name}",
+                lambda: self.client.deployments.begin_delete(rg, acct, name).result(),
+            )
         else:
             self._scale("baseline", self.config.min_capacity)
         return None
@@ -180,18 +214,27 @@ class AzureOpenAIDeployments:
         spec, props = self.variants.get(v) or {}, dep.properties
         model, version = props.model.name, props.model.version
         if spec.get("model") and model != spec["model"]:
-            raise ProviderError(f"deployment {self.names[v]!r} ({v}) serves model {model!r}, the plan says {spec['model']!r}")
+            raise ProviderError(
+                f"deployment {self.names[v]!r} ({v}) serves model {model!r}, the plan says {spec['model']!r}"
+            )
         if spec.get("model_version") and version != spec["model_version"]:
-            raise ProviderError(f"deployment {self.names[v]!r} ({v}) serves {model} version {version!r}, the plan says {spec['model_version']!r}")
+            raise ProviderError(
+                f"deployment {self.names[v]!r} ({v}) serves {model} version {version!r}, the plan says {spec['model_version']!r}"
+            )
         if (props.provisioning_state or "Succeeded") != "Succeeded":
-            raise ProviderError(f"deployment {self.names[v]!r} ({v}) is {props.provisioning_state}, not Succeeded; wait for it or fix it in the portal")
+            raise ProviderError(
+                f"deployment {self.names[v]!r} ({v}) is {props.provisioning_state}, not Succeeded; wait for it or fix it in the portal"
+            )
 
     def _want(self, v: str, weights: Weights) -> int:
         assert self.config.sku is not None
         full = self.config.sku.capacity
         if self.config.capacity != "follow-weight":
             return full
-        return max(self.config.min_capacity, min(self.config.max_capacity or full, math.ceil(full * getattr(weights, v) / 100)))
+        return max(
+            self.config.min_capacity,
+            min(self.config.max_capacity or full, math.ceil(full * getattr(weights, v) / 100)),
+        )
 
     def _plan(self, weights: Weights) -> dict[str, tuple[int, int]]:  # variant -> (now, wanted)
         out: dict[str, tuple[int, int]] = {}
@@ -205,12 +248,27 @@ class AzureOpenAIDeployments:
 
     def _usage_name(self, model: str, version: str, sku: str) -> str | None:
         if self._usage_names is None:
-            models = self._call("list models", lambda: list(self.client.accounts.list_models(self.config.resource_group, self.config.account)))
-            self._usage_names = {(str(m.name), str(m.version), str(s.name).lower()): str(s.usage_name)
-                                 for m in models for s in m.skus or [] if s.usage_name}
+            models = self._call(
+                "list models",
+                lambda: list(
+                    self.client.accounts.list_models(
+                        self.config.resource_group, self.config.account
+                    )
+                ),
+            )
+            self._usage_names = {
+                (str(m.name), str(m.version), str(s.name).lower()): str(s.usage_name)
+                for m in models
+                for s in m.skus or []
+                if s.usage_name
+            }
         return self._usage_names.get((model, version, sku.lower()))
 
-    def _shortfall_check(self, adds: dict[str, tuple[int, int]], models: dict[str, tuple[str, str, str]] | None = None) -> None:
+    def _shortfall_check(
+        self,
+        adds: dict[str, tuple[int, int]],
+        models: dict[str, tuple[str, str, str]] | None = None,
+    ) -> None:
         """Raise ProviderError naming the quota and the shortfall if the added capacity does not fit."""
         need: dict[str, list[tuple[str, int]]] = {}
         for v, (cur, want) in adds.items():
@@ -239,7 +297,9 @@ class AzureOpenAIDeployments:
     def _dep(self, v: str) -> Any:
         dep = self._deps.get(v) or self._get(v)
         if dep is None:
-            raise ProviderError(f"deployment {self.names[v]!r} ({v}) no longer exists in account {self.config.account}")
+            raise ProviderError(
+                f"deployment {self.names[v]!r} ({v}) no longer exists in account {self.config.account}"
+            )
         return dep
 
     def _create(self, v: str, capacity: int) -> Any:
@@ -252,13 +312,19 @@ class AzureOpenAIDeployments:
         body = m.Deployment(
             sku=m.Sku(name=self.config.sku.name, capacity=capacity),
             properties=m.DeploymentProperties(
-                model=m.DeploymentModel(format="OpenAI", name=spec.get("model"), version=spec.get("model_version")),
-                rai_policy_name=self.config.rai_policy, version_upgrade_option=self.config.version_upgrade,
+                model=m.DeploymentModel(
+                    format="OpenAI", name=spec.get("model"), version=spec.get("model_version")
+                ),
+                rai_policy_name=self.config.rai_policy,
+                version_upgrade_option=self.config.version_upgrade,
             ),
         )
         rg, acct, name = self.config.resource_group, self.config.account, self.names[v]
         # begin_create_or_update is a long-running operation: result() polls it to the end.
-        return self._call(f"create deployment {name}", lambda: self.client.deployments.begin_create_or_update(rg, acct, name, body).result())
+        return self._call(
+            f"create deployment {name}",
+            lambda: self.client.deployments.begin_create_or_update(rg, acct, name, body).result(),
+        )
 
     def _key(self, v: str) -> tuple[str, str, str]:
         d = self._dep(v)
@@ -267,12 +333,17 @@ class AzureOpenAIDeployments:
     def _scale(self, v: str, capacity: int) -> None:
         self._patch(v, sku={"name": self._dep(v).sku.name, "capacity": capacity})
 
-    def _patch(self, v: str, *, sku: dict[str, Any] | None = None, tags: dict[str, str] | None = None) -> None:
+    def _patch(
+        self, v: str, *, sku: dict[str, Any] | None = None, tags: dict[str, str] | None = None
+    ) -> None:
         from azure.mgmt.cognitiveservices import models as m
 
         body = m.PatchResourceTagsAndSku(sku=m.Sku(**sku) if sku else None, tags=tags)
         rg, acct, name = self.config.resource_group, self.config.account, self.names[v]
-        self._call(f"update deployment {name}", lambda: self.client.deployments.begin_update(rg, acct, name, body).result())
+        self._call(
+            f"update deployment {name}",
+            lambda: self.client.deployments.begin_update(rg, acct, name, body).result(),
+        )
         self._deps.pop(v, None)
 
 
@@ -280,8 +351,10 @@ def build(config: Config, ctx: BuildContext) -> AzureOpenAIDeployments:
     try:
         from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
     except ModuleNotFoundError as exc:
-        raise ProviderError("deployments azure-openai needs the azure extra: pip install 'rollout[azure]'") from exc
-    from rollout.azure.client import default_credential
+        raise ProviderError(
+            "deployments azure-openai needs the azure extra: pip install 'rollout[azure]'"
+        ) from exc
+    from rollout.azure.rest import default_credential
     from rollout.clock import SystemClock
 
     # Test hooks: an azure-core transport, or a requests session with a fake adapter mounted.
@@ -291,7 +364,9 @@ def build(config: Config, ctx: BuildContext) -> AzureOpenAIDeployments:
     elif ctx.extra.get("requests_session") is not None:
         from azure.core.pipeline.transport import RequestsTransport
 
-        kwargs["transport"] = RequestsTransport(session=ctx.extra["requests_session"], session_owner=False)
+        kwargs["transport"] = RequestsTransport(
+            session=ctx.extra["requests_session"], session_owner=False
+        )
     credential = ctx.extra.get("azure_credential") or default_credential()
     client = CognitiveServicesManagementClient(credential, config.subscription_id, **kwargs)
     clock = ctx.extra.get("clock") or SystemClock()

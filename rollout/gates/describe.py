@@ -29,7 +29,11 @@ def rate(p: float | None) -> str:
 
 def bound_text(bound: str, value: float, kind: str) -> str:
     if kind == "proportion" and bound in ("max", "min", "max_increase", "max_decrease"):
-        return f"{bound} {value * 100:g} %" if bound in ("max", "min") else f"{bound} {value * 100:g} pp"
+        return (
+            f"{bound} {value * 100:g} %"
+            if bound in ("max", "min")
+            else f"{bound} {value * 100:g} pp"
+        )
     return f"{bound} {value:g}"
 
 
@@ -46,7 +50,12 @@ def mean_line(name: str, cand: float | None, base: float | None, n_cand: float) 
     return f"{name}: mean {c} vs {b} baseline after {count(n_cand)} candidate samples"
 
 
-def decision(status: str, halt: bool, worst: tuple[str, float, float] | None, best: tuple[str, float, float] | None) -> str:
+def decision(
+    status: str,
+    halt: bool,
+    worst: tuple[str, float, float] | None,
+    best: tuple[str, float, float] | None,
+) -> str:
     """`worst` = (bound, log e of harm, log threshold); `best` = (bound, log e of safety, log threshold)."""
     if halt:
         return ""

@@ -52,7 +52,9 @@ class Settings:
     stage_complete: bool = False  # the bake of the current step has ended with this tick
 
 
-def evaluate(gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings) -> tuple[dict[str, Any], Verdict]:
+def evaluate(
+    gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings
+) -> tuple[dict[str, Any], Verdict]:
     if settings.method == "threshold":
         from rollout.gates import threshold
 

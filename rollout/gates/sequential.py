@@ -41,7 +41,9 @@ ABSOLUTE = ("max", "min")
 
 
 def bounds(gate: Gate) -> list[tuple[str, float]]:
-    return [(b, float(getattr(gate, b))) for b in (*RELATIVE, *ABSOLUTE) if getattr(gate, b) is not None]
+    return [
+        (b, float(getattr(gate, b))) for b in (*RELATIVE, *ABSOLUTE) if getattr(gate, b) is not None
+    ]
 
 
 def _copy(obj: Any) -> Any:
@@ -56,15 +58,36 @@ def _zeros() -> list[float]:
     return [0.0] * stats.GRID_POINTS
 
 
-def evaluate(gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings) -> tuple[dict[str, Any], Verdict]:
+def evaluate(
+    gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings
+) -> tuple[dict[str, Any], Verdict]:
     if gate.kind == "value":
         st, v = threshold.evaluate(gate, state, tick, settings)
-        ev = {**v.evidence, "method": "threshold", "note": "value gates keep threshold semantics under method sequential"}
+        ev = {
+            **v.evidence,
+            "method": "threshold",
+            "note": "value gates keep threshold semantics under method sequential",
+        }
         return st, v.model_copy(update={"evidence": ev})
-    st = _copy(state) if state else {"v": 1, "ticks": 0, "cum": {}, "srm": [0.0] * (2 * (stats.GRID_POINTS // 2)), "tests": {}}
+    st = (
+        _copy(state)
+        if state
+        else {
+            "v": 1,
+            "ticks": 0,
+            "cum": {},
+            "srm": [0.0] * (2 * (stats.GRID_POINTS // 2)),
+            "tests": {},
+        }
+    )
     if tick.error is not None or tick.readings is None:
         why = f"query failed: {tick.error}" if tick.error else "no data"
-        return st, Verdict(gate=gate.name, status="inconclusive", summary=f"{gate.name}: {why}", evidence={"method": "sequential"})
+        return st, Verdict(
+            gate=gate.name,
+            status="inconclusive",
+            summary=f"{gate.name}: {why}",
+            evidence={"method": "sequential"},
+        )
     cand = tick.readings.get("candidate", {})
     base = tick.readings.get("baseline", {})
     st["ticks"] += 1
@@ -76,7 +99,13 @@ def evaluate(gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings) 
         results, words, ev = _proportion(gate, st, cand, base, alpha_k)
     else:
         results, words, ev = _mean(gate, st, cand, base, alpha_k)
-    return st, _verdict(gate, st, results, words, {**ev, "srm": srm, "alpha": settings.alpha, "alpha_per_bound": alpha_k})
+    return st, _verdict(
+        gate,
+        st,
+        results,
+        words,
+        {**ev, "srm": srm, "alpha": settings.alpha, "alpha_per_bound": alpha_k},
+    )
 
 
 def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
@@ -93,7 +122,12 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
     le = stats.log_mix(st["srm"], stats.sym_grid()[1])
     fired = le >= math.log(1 / SRM_ALPHA)
     tot = cum["srm_a"] + cum["srm_b"]
-    out = {"log_e": le, "fired": fired, "expected_share": w, "observed_share": cum["srm_b"] / tot if tot else None}
+    out = {
+        "log_e": le,
+        "fired": fired,
+        "expected_share": w,
+        "observed_share": cum["srm_b"] / tot if tot else None,
+    }
     if fired:  # halt once; a person resumes, and the test starts over
         st["srm"] = [0.0] * len(st["srm"])
         cum["srm_a"] = cum["srm_b"] = 0
@@ -104,7 +138,9 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
 Result = tuple[str, float, float, float, str]
 
 
-def _proportion(gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str, float], alpha_k: float) -> tuple[list[Result], str, dict[str, Any]]:
+def _proportion(
+    gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str, float], alpha_k: float
+) -> tuple[list[Result], str, dict[str, Any]]:
     cum = st["cum"]
     nB, eB = int(cand.get("total", 0)), int(cand.get("events", 0))
     nA, eA = int(base.get("total", 0)), int(base.get("events", 0))
@@ -114,8 +150,12 @@ def _proportion(gate: Gate, st: dict[str, Any], cand: dict[str, float], base: di
     out: list[Result] = []
     tests = st["tests"]
     for b, val in bounds(gate):
-        t = tests.setdefault(b, {"up": _zeros(), "down": _zeros()} if b in RELATIVE else
-                             {"cu": _zeros(), "cd": _zeros(), "bu": _zeros(), "bd": _zeros()})
+        t = tests.setdefault(
+            b,
+            {"up": _zeros(), "down": _zeros()}
+            if b in RELATIVE
+            else {"cu": _zeros(), "cd": _zeros(), "bu": _zeros(), "bd": _zeros()},
+        )
         if b in RELATIVE:
             harm_up = b in ("max_ratio", "max_increase")
             tol = _psi_tol(b, val, p_prev)
@@ -136,14 +176,23 @@ def _proportion(gate: Gate, st: dict[str, Any], cand: dict[str, float], base: di
             if both:  # a provider incident: restart the ceiling tests once a person resumes
                 for k in ("cu", "cd", "bu", "bd"):
                     t[k] = _zeros()
-            out.append((b, harm_c, safe_c, lt, "both" if both else ("candidate" if harm_c >= lt else "")))
+            out.append(
+                (b, harm_c, safe_c, lt, "both" if both else ("candidate" if harm_c >= lt else ""))
+            )
     for k, v in (("nA", nA), ("nB", nB), ("eA", eA), ("eB", eB)):
         cum[k] = cum.get(k, 0) + v
     rc = cum["eB"] / cum["nB"] if cum["nB"] else None
     rb = cum["eA"] / cum["nA"] if cum["nA"] else None
-    ev = {"kind": "proportion", "candidate_rate": rc, "baseline_rate": rb, "candidate_requests": cum["nB"],
-          "baseline_requests": cum["nA"], "candidate_events": cum["eB"], "baseline_events": cum["eA"],
-          "tick": {"candidate": [eB, nB], "baseline": [eA, nA]}}
+    ev = {
+        "kind": "proportion",
+        "candidate_rate": rc,
+        "baseline_rate": rb,
+        "candidate_requests": cum["nB"],
+        "baseline_requests": cum["nA"],
+        "candidate_events": cum["eB"],
+        "baseline_events": cum["eA"],
+        "tick": {"candidate": [eB, nB], "baseline": [eA, nA]},
+    }
     return out, describe.proportion_line(gate.name, rc, rb, cum["nB"]), ev
 
 
@@ -160,10 +209,17 @@ def _psi_tol(bound: str, val: float, p: float | None) -> float | None:
     return stats.odds_tolerance(p, q)
 
 
-_CONTRAST = {"max_increase": (1.0, -1.0, 1.0), "max_ratio": (1.0, None, 0.0), "max_decrease": (-1.0, 1.0, 1.0), "min_ratio": (-1.0, None, 0.0)}
+_CONTRAST = {
+    "max_increase": (1.0, -1.0, 1.0),
+    "max_ratio": (1.0, None, 0.0),
+    "max_decrease": (-1.0, 1.0, 1.0),
+    "min_ratio": (-1.0, None, 0.0),
+}
 
 
-def _mean(gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str, float], alpha_k: float) -> tuple[list[Result], str, dict[str, Any]]:
+def _mean(
+    gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str, float], alpha_k: float
+) -> tuple[list[Result], str, dict[str, Any]]:
     cum = st["cum"]
     mB = stats.moments(cand.get("count", 0.0), cand.get("sum", 0.0), cand.get("sum_squares", 0.0))
     mA = stats.moments(base.get("count", 0.0), base.get("sum", 0.0), base.get("sum_squares", 0.0))
@@ -189,10 +245,16 @@ def _mean(gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str
         else:
             hi = b == "max"
             if mB is not None:  # one-sample: candidate mean against the ceiling
-                _accumulate(t, mB[0], (mB[1] - val) * (1 if hi else -1), mB[2] / mB[0], burning, alpha_k)
-            tb = st["tests"].setdefault(b + ":baseline", {"S": 0.0, "V": 0.0, "W": 0.0, "Vb": 0.0, "rho": None})
+                _accumulate(
+                    t, mB[0], (mB[1] - val) * (1 if hi else -1), mB[2] / mB[0], burning, alpha_k
+                )
+            tb = st["tests"].setdefault(
+                b + ":baseline", {"S": 0.0, "V": 0.0, "W": 0.0, "Vb": 0.0, "rho": None}
+            )
             if mA is not None:
-                _accumulate(tb, mA[0], (mA[1] - val) * (1 if hi else -1), mA[2] / mA[0], burning, alpha_k)
+                _accumulate(
+                    tb, mA[0], (mA[1] - val) * (1 if hi else -1), mA[2] / mA[0], burning, alpha_k
+                )
         harm, safe = _nm(t)
         state = ""
         if b in ABSOLUTE and harm >= lt:
@@ -206,15 +268,29 @@ def _mean(gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str
         if t["rho"] and t["W"] > 0:
             r = stats.nm_radius(t["V"], t["rho"], alpha_k) / t["W"]
             est = t["S"] / t["W"] + delta
-            ev_tests[b] = {"estimate": est, "cs_lower": est - r, "cs_upper": est + r, "margin": delta}
+            ev_tests[b] = {
+                "estimate": est,
+                "cs_lower": est - r,
+                "cs_upper": est + r,
+                "margin": delta,
+            }
     cm = cum["sB"] / cum["nB"] if cum["nB"] else None
     bm = cum["sA"] / cum["nA"] if cum["nA"] else None
-    ev = {"kind": "mean", "candidate_mean": cm, "baseline_mean": bm, "candidate_count": cum["nB"], "baseline_count": cum["nA"],
-          "burn_in": burning, "confidence_sequences": ev_tests}
+    ev = {
+        "kind": "mean",
+        "candidate_mean": cm,
+        "baseline_mean": bm,
+        "candidate_count": cum["nB"],
+        "baseline_count": cum["nA"],
+        "burn_in": burning,
+        "confidence_sequences": ev_tests,
+    }
     return out, describe.mean_line(gate.name, cm, bm, cum["nB"]), ev
 
 
-def _accumulate(t: dict[str, Any], w: float, diff: float, var: float, burning: bool, alpha_k: float) -> None:
+def _accumulate(
+    t: dict[str, Any], w: float, diff: float, var: float, burning: bool, alpha_k: float
+) -> None:
     """Add one stratum (weight w, estimate-minus-margin diff, variance var) to a normal mixture."""
     if burning or t["rho"] is None:
         t["Vb"] += w * w * var
@@ -232,20 +308,33 @@ def _nm(t: dict[str, Any]) -> tuple[float, float]:
     return stats.nm_log_e(t["S"], t["V"], t["rho"]), stats.nm_log_e(-t["S"], t["V"], t["rho"])
 
 
-def _verdict(gate: Gate, st: dict[str, Any], results: list[Result], words: str, ev: dict[str, Any]) -> Verdict:
+def _verdict(
+    gate: Gate, st: dict[str, Any], results: list[Result], words: str, ev: dict[str, Any]
+) -> Verdict:
     ev["method"] = "sequential"
-    ev["bounds"] = {b: {"log_e_harm": h, "log_e_safe": s, "log_threshold": lt, "breach": br} for b, h, s, lt, br in results}
+    ev["bounds"] = {
+        b: {"log_e_harm": h, "log_e_safe": s, "log_threshold": lt, "breach": br}
+        for b, h, s, lt, br in results
+    }
     vals = dict(bounds(gate))
     failed = [r for r in results if r[1] >= r[3] and r[4] != "both"]
     both = [r for r in results if r[4] == "both"]
     srm = ev["srm"]["fired"]
-    status = "fail" if failed else ("pass" if results and all(r[2] >= r[3] for r in results) else "inconclusive")
+    status = (
+        "fail"
+        if failed
+        else ("pass" if results and all(r[2] >= r[3] for r in results) else "inconclusive")
+    )
     halt = (srm or bool(both)) and not failed
     if halt:
         status = "inconclusive"
     worst = max(results, key=lambda r: r[1] - r[3], default=None)
     best = min(results, key=lambda r: r[2] - r[3], default=None)
-    w = (describe.bound_text(worst[0], vals[worst[0]], gate.kind), worst[1], worst[3]) if worst else None
+    w = (
+        (describe.bound_text(worst[0], vals[worst[0]], gate.kind), worst[1], worst[3])
+        if worst
+        else None
+    )
     s = (describe.bound_text(best[0], vals[best[0]], gate.kind), best[2], best[3]) if best else None
     text = words + describe.decision(status, halt, w, s)
     if srm:

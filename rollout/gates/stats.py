@@ -28,7 +28,9 @@ def c_alpha(a: float) -> float:
 
 
 @cache
-def half_grid(sigma: float = PRIOR_SIGMA, n: int = GRID_POINTS, top: float = GRID_TOP) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def half_grid(
+    sigma: float = PRIOR_SIGMA, n: int = GRID_POINTS, top: float = GRID_TOP
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Grid g_j in (0, top] with normalised log weights of a half-normal(sigma) prior.
 
     Points are denser near 0 (g ~ j^1.5), where the prior has its mass and small regressions
@@ -43,7 +45,9 @@ def half_grid(sigma: float = PRIOR_SIGMA, n: int = GRID_POINTS, top: float = GRI
 
 
 @cache
-def sym_grid(sigma: float = SRM_SIGMA, n: int = GRID_POINTS, top: float = 2.0) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def sym_grid(
+    sigma: float = SRM_SIGMA, n: int = GRID_POINTS, top: float = 2.0
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Symmetric grid for two-sided tests (normal prior): both halves of half_grid."""
     gs, lw = half_grid(sigma, n // 2, top)
     return tuple(-g for g in gs) + gs, tuple(w - math.log(2.0) for w in lw) * 2
@@ -70,7 +74,10 @@ def hyper_logpmf(N: int, K: int, n: int) -> tuple[int, list[float]]:
     lo, hi = max(0, K - (N - n)), min(K, n)
     lg = math.lgamma
     base = lg(K + 1) + lg(N - K + 1) + lg(n + 1) + lg(N - n + 1) - lg(N + 1)
-    out = [base - lg(k + 1) - lg(K - k + 1) - lg(n - k + 1) - lg(N - K - n + k + 1) for k in range(lo, hi + 1)]
+    out = [
+        base - lg(k + 1) - lg(K - k + 1) - lg(n - k + 1) - lg(N - K - n + k + 1)
+        for k in range(lo, hi + 1)
+    ]
     return lo, out
 
 
@@ -86,10 +93,21 @@ def _log_mgf(lo: int, pmf: list[float], lpsi: float) -> float:
         for p in reversed(pmf):
             acc = acc * x + p
         return lo * lpsi + math.log(acc)
-    return lo * lpsi + _lse([math.log(p) + i * lpsi if p > 0 else -math.inf for i, p in enumerate(pmf)])
+    return lo * lpsi + _lse(
+        [math.log(p) + i * lpsi if p > 0 else -math.inf for i, p in enumerate(pmf)]
+    )
 
 
-def hyper_update(up: list[float], down: list[float], nA: int, nB: int, eA: int, eB: int, log_psi_tol: float, sigma: float = PRIOR_SIGMA) -> None:
+def hyper_update(
+    up: list[float],
+    down: list[float],
+    nA: int,
+    nB: int,
+    eA: int,
+    eB: int,
+    log_psi_tol: float,
+    sigma: float = PRIOR_SIGMA,
+) -> None:
     """One tick of the exact conditional e-processes (section 3.3A), in place.
 
     Given the tick's margins, the candidate's event count is Fisher noncentral hypergeometric
@@ -131,7 +149,9 @@ def odds_tolerance(p: float, q: float) -> float | None:
     return math.log(q / (1.0 - q)) - math.log(p / (1.0 - p))
 
 
-def binom_update(up: list[float], down: list[float], n: int, e: int, c: float, sigma: float = PRIOR_SIGMA) -> None:
+def binom_update(
+    up: list[float], down: list[float], n: int, e: int, c: float, sigma: float = PRIOR_SIGMA
+) -> None:
     """One tick of one-sample e-processes for a rate against a fixed level c (absolute ceilings).
 
     Alternatives are p1 = logistic(logit(c) +/- g): `up` is evidence that p > c, `down` that
@@ -185,7 +205,9 @@ def nm_log_e(S: float, V: float, rho: float) -> float:
     if V <= 0:
         return 0.0
     t = V + rho
-    return math.log(2.0) + 0.5 * math.log(rho / t) + S * S / (2 * t) + norm_cdf_log(S / math.sqrt(t))
+    return (
+        math.log(2.0) + 0.5 * math.log(rho / t) + S * S / (2 * t) + norm_cdf_log(S / math.sqrt(t))
+    )
 
 
 def nm_radius(V: float, rho: float, alpha: float) -> float:

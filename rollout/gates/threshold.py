@@ -51,7 +51,9 @@ def _fmt(gate: Gate, v: float | None) -> str:
     return f"{v * 100:.2f} %" if gate.kind == "proportion" else f"{v:.4g}"
 
 
-def evaluate(gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings) -> tuple[dict[str, Any], Verdict]:
+def evaluate(
+    gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings
+) -> tuple[dict[str, Any], Verdict]:
     st = dict(state)
     if st.get("stage") != tick.stage:  # Argo: one AnalysisRun per step; counts start again
         st = {"stage": tick.stage, "failures": 0, "checks": 0, "inconclusive": 0}
@@ -59,7 +61,13 @@ def evaluate(gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings) 
     limit = settings.failure_limit
 
     def verdict(status: str, summary: str, **evidence: Any) -> tuple[dict[str, Any], Verdict]:
-        ev = {"method": "threshold", "failures": st["failures"], "failure_limit": limit, "checks": st["checks"], **evidence}
+        ev = {
+            "method": "threshold",
+            "failures": st["failures"],
+            "failure_limit": limit,
+            "checks": st["checks"],
+            **evidence,
+        }
         return st, Verdict(gate=gate.name, status=status, summary=summary, evidence=ev)
 
     if tick.error is not None or tick.readings is None:
@@ -70,7 +78,9 @@ def evaluate(gate: Gate, state: dict[str, Any], tick: Tick, settings: Settings) 
     base = value_of(gate, tick.readings.get("baseline", {}))
     if cand is None:
         st["inconclusive"] = st.get("inconclusive", 0) + 1
-        return verdict("inconclusive", f"{gate.name}: no candidate samples in this window", baseline=base)
+        return verdict(
+            "inconclusive", f"{gate.name}: no candidate samples in this window", baseline=base
+        )
     broken = breaches(gate, cand, base)
     if broken:
         st["failures"] += 1

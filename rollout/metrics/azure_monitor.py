@@ -57,7 +57,9 @@ class Config(BaseModel):
     lag: str = "0s"
     metric_namespace: str | None = None
     top: int = Field(default=50, ge=1, le=1000)  # Azure returns only 10 split series unless told
-    endpoint: str = "https://management.azure.com"  # sovereign clouds: management.usgovcloudapi.net ...
+    endpoint: str = (
+        "https://management.azure.com"  # sovereign clouds: management.usgovcloudapi.net ...
+    )
     timeout: float = Field(default=30.0, gt=0)
 
     @field_validator("resource_id")
@@ -65,7 +67,9 @@ class Config(BaseModel):
     def _arm_id(cls, v: str) -> str:
         v = "/" + v.strip().strip("/")
         if not v.lower().startswith("/subscriptions/") or "/providers/" not in v.lower():
-            raise ValueError("expected an ARM id like /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>")
+            raise ValueError(
+                "expected an ARM id like /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>"
+            )
         return v
 
     @field_validator("interval", "lag", "endpoint")
@@ -89,7 +93,9 @@ class Cond:
 
     def matches(self, value: str) -> bool:
         v = value.lower()
-        return any(v.startswith(p[:-1].lower()) if p.endswith("*") else v == p.lower() for p in self.values)
+        return any(
+            v.startswith(p[:-1].lower()) if p.endswith("*") else v == p.lower() for p in self.values
+        )
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,9 @@ def _odata(value: str) -> str:
     return value.replace("'", "''")  # OData escapes a quote by doubling it
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)|(?P<op>[(),:=])|(?P<word>[A-Za-z_][\w.\-/]*))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)|(?P<op>[(),:=])|(?P<word>[A-Za-z_][\w.\-/]*))"
+)
 _SYNTAX = "write METRIC:AGGREGATION [where Dim = 'v' [and Dim in ('a', 'b*')]] [default 0]"
 
 
@@ -124,7 +132,9 @@ def parse_query(text: str) -> Query:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise InvalidInput(f"azure-monitor query {text!r}: unexpected {text[pos:].strip()[:20]!r}; {_SYNTAX}")
+            raise InvalidInput(
+                f"azure-monitor query {text!r}: unexpected {text[pos:].strip()[:20]!r}; {_SYNTAX}"
+            )
         kind = m.lastgroup or ""
         val = m.group(kind)
         toks.append((kind, val[1:-1].replace("''", "'") if kind == "str" else val))
@@ -135,8 +145,12 @@ def parse_query(text: str) -> Query:
         nonlocal i
         if i >= len(toks) or toks[i][0] != kind or (word and toks[i][1].lower() != word):
             got = repr(toks[i][1]) if i < len(toks) else "the end"
-            want = word or {"str": "a 'quoted' value", "word": "a name", "num": "a number"}.get(kind, kind)
-            raise InvalidInput(f"azure-monitor query {text!r}: expected {want}, got {got}; {_SYNTAX}")
+            want = word or {"str": "a 'quoted' value", "word": "a name", "num": "a number"}.get(
+                kind, kind
+            )
+            raise InvalidInput(
+                f"azure-monitor query {text!r}: expected {want}, got {got}; {_SYNTAX}"
+            )
         i += 1
         return toks[i - 1][1]
 
@@ -152,7 +166,9 @@ def parse_query(text: str) -> Query:
     agg = take("word").lower()
     agg = _ALIASES.get(agg, agg)
     if agg not in AGGREGATIONS:
-        raise InvalidInput(f"azure-monitor query {text!r}: unknown aggregation {agg!r}; use one of {', '.join(AGGREGATIONS)}")
+        raise InvalidInput(
+            f"azure-monitor query {text!r}: unknown aggregation {agg!r}; use one of {', '.join(AGGREGATIONS)}"
+        )
     conds: list[Cond] = []
     while accept("and" if conds else "where"):
         dim = take("word")
@@ -194,8 +210,13 @@ class AzureMonitorSource:
         self._lag = timedelta(seconds=parse_duration(config.lag))
 
     def _url(self, q: Query, start: datetime, end: datetime, aggregations: str) -> str:
-        params = {"api-version": API_VERSION, "metricnames": q.metric, "aggregation": aggregations,
-                  "interval": self.config.interval, "timespan": f"{_iso(start)}/{_iso(end)}"}
+        params = {
+            "api-version": API_VERSION,
+            "metricnames": q.metric,
+            "aggregation": aggregations,
+            "interval": self.config.interval,
+            "timespan": f"{_iso(start)}/{_iso(end)}",
+        }
         if self.config.metric_namespace:
             params["metricnamespace"] = self.config.metric_namespace
         flt = q.odata_filter()
@@ -218,25 +239,38 @@ class AzureMonitorSource:
             if not isinstance(metrics, list):
                 raise TypeError("value is not a list")
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderError(f"{what}: unexpected response from Azure Monitor ({exc}): {resp.text[:200]!r}{hint}") from exc
+            raise ProviderError(
+                f"{what}: unexpected response from Azure Monitor ({exc}): {resp.text[:200]!r}{hint}"
+            ) from exc
         for m in metrics:
-            if not isinstance(m, dict) or str((m.get("name") or {}).get("value", "")).lower() != q.metric.lower():
+            if (
+                not isinstance(m, dict)
+                or str((m.get("name") or {}).get("value", "")).lower() != q.metric.lower()
+            ):
                 continue
             code = m.get("errorCode") or "Success"
             if code != "Success":
-                raise ProviderError(f"{what}: Azure Monitor error {code}: {m.get('errorMessage') or 'no message'}{hint}")
+                raise ProviderError(
+                    f"{what}: Azure Monitor error {code}: {m.get('errorMessage') or 'no message'}{hint}"
+                )
             series = m.get("timeseries")
             if not isinstance(series, list):
-                raise ProviderError(f"{what}: unexpected response from Azure Monitor (no timeseries list){hint}")
+                raise ProviderError(
+                    f"{what}: unexpected response from Azure Monitor (no timeseries list){hint}"
+                )
             return series
-        raise ProviderError(f"{what}: Azure Monitor's answer has no metric named {q.metric!r}{hint}")
+        raise ProviderError(
+            f"{what}: Azure Monitor's answer has no metric named {q.metric!r}{hint}"
+        )
 
     def query(self, query: str, window: Window) -> float:
         try:
             q = parse_query(query)
         except InvalidInput as exc:  # the source contract: failures are ProviderError, never a pass
             raise ProviderError(str(exc)) from exc
-        start, end = (_align(t - self._lag, self.config.interval) for t in (window.start, window.end))
+        start, end = (
+            _align(t - self._lag, self.config.interval) for t in (window.start, window.end)
+        )
         if start >= end:
             raise NoData(f"the window is shorter than the metrics interval {self.config.interval}")
         series = self._fetch(q, start, end)
@@ -247,23 +281,31 @@ class AzureMonitorSource:
                 raise
             return q.default
         except (AttributeError, TypeError) as exc:  # a series or point that is not an object
-            raise ProviderError(f"Azure Monitor metric {q.metric}: malformed timeseries ({exc})") from exc
+            raise ProviderError(
+                f"Azure Monitor metric {q.metric}: malformed timeseries ({exc})"
+            ) from exc
 
     def check(self) -> None:
         """Credentials, resource id and api-version work: a cheap 5-minute request count."""
-        if "microsoft.cognitiveservices" in self.config.resource_id.lower():  # else: no metric known
+        if (
+            "microsoft.cognitiveservices" in self.config.resource_id.lower()
+        ):  # else: no metric known
             end = self._now()
             self._fetch(Query("AzureOpenAIRequests", "total"), end - timedelta(minutes=5), end)
 
 
 def _selected(series: dict[str, Any], q: Query) -> bool:
     mvs = series.get("metadatavalues") or []
-    dims = {str((mv.get("name") or {}).get("value")).lower(): str(mv.get("value", "")) for mv in mvs}
+    dims = {
+        str((mv.get("name") or {}).get("value")).lower(): str(mv.get("value", "")) for mv in mvs
+    }
     for c in q.conds:
         got = dims.get(c.dimension.lower())
         if got is None:
             if any(v.endswith("*") for v in c.values):
-                raise ProviderError(f"Azure Monitor did not split {q.metric} by {c.dimension}; is it a dimension of this metric?")
+                raise ProviderError(
+                    f"Azure Monitor did not split {q.metric} by {c.dimension}; is it a dimension of this metric?"
+                )
             continue  # Azure applied the exact filter itself and did not echo the dimension
         if not c.matches(got):
             return False
@@ -272,7 +314,12 @@ def _selected(series: dict[str, Any], q: Query) -> bool:
 
 def combine(series: list[dict[str, Any]], aggregation: str) -> float:
     """One number from every bucket of every series; NoData when all buckets are empty."""
-    points = [p for s in series for p in (s.get("data") or []) if isinstance(p, dict) and p.get(aggregation) is not None]
+    points = [
+        p
+        for s in series
+        for p in (s.get("data") or [])
+        if isinstance(p, dict) and p.get(aggregation) is not None
+    ]
     if not points:
         raise NoData("Azure Monitor returned no data points for this window")
     try:
@@ -290,10 +337,15 @@ def combine(series: list[dict[str, Any]], aggregation: str) -> float:
 
 
 def build(config: Config, ctx: BuildContext) -> AzureMonitorSource:
-    from rollout.azure.client import AzureClient
+    from rollout.azure.rest import AzureClient
     from rollout.clock import SystemClock
 
     x = ctx.extra
-    client = AzureClient(scope=f"{config.endpoint}/.default", credential=x.get("azure_credential"),
-                         transport=x.get("http_transport"), sleep=x.get("sleep"), timeout=config.timeout)
+    client = AzureClient(
+        scope=f"{config.endpoint}/.default",
+        credential=x.get("azure_credential"),
+        transport=x.get("http_transport"),
+        sleep=x.get("sleep"),
+        timeout=config.timeout,
+    )
     return AzureMonitorSource(config, client, (x.get("clock") or SystemClock()).now)

@@ -65,13 +65,17 @@ class Config(BaseModel):
 
 
 class CommandSource:
-    def __init__(self, config: Config, *, cwd: Path, variants: dict[str, dict[str, Any]], plan_name: str = "") -> None:
+    def __init__(
+        self, config: Config, *, cwd: Path, variants: dict[str, dict[str, Any]], plan_name: str = ""
+    ) -> None:
         self.config = config
         self.cwd = cwd
         self.variants = variants
         self.plan_name = plan_name
         self.runs = 0  # how many times the command actually ran (the cache is observable)
-        self._cache: OrderedDict[tuple[str, str, str], dict[str, Any] | ProviderError] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str], dict[str, Any] | ProviderError] = (
+            OrderedDict()
+        )
 
     # -- the MetricsSource protocol -----------------------------------------------------------
     def query(self, query: str, window: Window) -> float:
@@ -112,17 +116,19 @@ class CommandSource:
         env = {**os.environ, **self.config.env}
         if variant is not None and window is not None:
             info = self.variants.get(variant) or {}
-            env.update({
-                "ROLLOUT_VARIANT": variant,
-                "ROLLOUT_TARGET": str(info.get("target") or variant),
-                "ROLLOUT_MODEL": str(info.get("model") or ""),
-                "ROLLOUT_MODEL_VERSION": str(info.get("model_version") or ""),
-                "ROLLOUT_WINDOW_START": window.start.isoformat(),
-                "ROLLOUT_WINDOW_END": window.end.isoformat(),
-                "ROLLOUT_WINDOW_SECONDS": str(window.seconds),
-                "ROLLOUT_PLAN": self.plan_name,
-                "ROLLOUT_QUERY": query,
-            })
+            env.update(
+                {
+                    "ROLLOUT_VARIANT": variant,
+                    "ROLLOUT_TARGET": str(info.get("target") or variant),
+                    "ROLLOUT_MODEL": str(info.get("model") or ""),
+                    "ROLLOUT_MODEL_VERSION": str(info.get("model_version") or ""),
+                    "ROLLOUT_WINDOW_START": window.start.isoformat(),
+                    "ROLLOUT_WINDOW_END": window.end.isoformat(),
+                    "ROLLOUT_WINDOW_SECONDS": str(window.seconds),
+                    "ROLLOUT_PLAN": self.plan_name,
+                    "ROLLOUT_QUERY": query,
+                }
+            )
         return env
 
     def _run(self, variant: str, window: Window, query: str) -> dict[str, Any]:
@@ -133,11 +139,18 @@ class CommandSource:
         try:
             # A session of its own, so that a timeout kills the whole tree (shell + children).
             proc = subprocess.Popen(
-                argv, cwd=self.cwd, env=self._env(variant, window, query), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                argv,
+                cwd=self.cwd,
+                env=self._env(variant, window, query),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
             )
         except OSError as exc:
-            raise ProviderError(f"command source: cannot run {shown!r}: {exc.strerror or exc}") from None
+            raise ProviderError(
+                f"command source: cannot run {shown!r}: {exc.strerror or exc}"
+            ) from None
         try:
             out, err = proc.communicate(timeout=self.config.timeout)
         except subprocess.TimeoutExpired:
@@ -186,8 +199,18 @@ _OPS: dict[type, Any] = {
     ast.Pow: lambda a, b: a**b,
 }
 
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Attribute, ast.Subscript, ast.Load,
-            ast.USub, ast.UAdd, *_OPS)
+_ALLOWED = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Constant,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Load,
+    ast.USub,
+    ast.UAdd,
+    *_OPS,
+)
 
 
 def parse_query(query: str) -> tuple[ast.Expression, str]:
@@ -201,10 +224,14 @@ def parse_query(query: str) -> tuple[ast.Expression, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             if node.id not in VARIANTS:
-                raise ProviderError(f"command query {query!r}: {node.id!r} is not a variant; {hint}")
+                raise ProviderError(
+                    f"command query {query!r}: {node.id!r} is not a variant; {hint}"
+                )
             variants.add(node.id)
         elif not isinstance(node, _ALLOWED):
-            raise ProviderError(f"command query {query!r}: {type(node).__name__} is not allowed; {hint}")
+            raise ProviderError(
+                f"command query {query!r}: {type(node).__name__} is not allowed; {hint}"
+            )
     if len(variants) != 1:
         raise ProviderError(f"command query {query!r} must read exactly one variant; {hint}")
     return tree, variants.pop()
@@ -234,13 +261,19 @@ def _evaluate(node: ast.AST, output: dict[str, Any], query: str) -> float:
     for i, part in enumerate(path):
         if not isinstance(value, dict) or part not in value:
             where = ".".join(path[: i + 1])
-            keys = ", ".join(sorted(value)) if isinstance(value, dict) else f"a {type(value).__name__}"
-            raise ProviderError(f"command output has no field {where!r} (query {query!r}; it has: {keys})")
+            keys = (
+                ", ".join(sorted(value)) if isinstance(value, dict) else f"a {type(value).__name__}"
+            )
+            raise ProviderError(
+                f"command output has no field {where!r} (query {query!r}; it has: {keys})"
+            )
         value = value[part]
     if value is None:
         raise NoData(f"{query}: the command reported null")
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProviderError(f"command output field {'.'.join(path)!r} is {value!r}, not a number (query {query!r})")
+        raise ProviderError(
+            f"command output field {'.'.join(path)!r} is {value!r}, not a number (query {query!r})"
+        )
     if math.isnan(value):
         raise NoData(f"{query}: the command reported NaN")
     return float(value)
@@ -253,15 +286,23 @@ def _path(node: ast.AST, query: str) -> list[str]:
         if isinstance(node, ast.Attribute):
             parts.append(node.attr)
             node = node.value
-        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
             parts.append(node.slice.value)
             node = node.value
         elif isinstance(node, ast.Name):
             break
         else:
-            raise ProviderError(f"command query {query!r}: cannot read a field from {ast.unparse(node)!r}")
+            raise ProviderError(
+                f"command query {query!r}: cannot read a field from {ast.unparse(node)!r}"
+            )
     if not parts:
-        raise ProviderError(f"command query {query!r}: name a field, e.g. {ast.unparse(node)}.score")
+        raise ProviderError(
+            f"command query {query!r}: name a field, e.g. {ast.unparse(node)}.score"
+        )
     return parts[::-1]
 
 

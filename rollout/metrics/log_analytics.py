@@ -46,7 +46,9 @@ class Config(BaseModel):
     def _workspace(cls, v: str) -> str:
         v = v.strip()
         if "/" in v or " " in v:
-            raise ValueError("expected the workspace id (a GUID, 'Workspace ID' in the portal), not a name or ARM id")
+            raise ValueError(
+                "expected the workspace id (a GUID, 'Workspace ID' in the portal), not a name or ARM id"
+            )
         return v
 
     @field_validator("endpoint")
@@ -92,16 +94,25 @@ class LogAnalyticsSource:
         what = f"Log Analytics workspace {self.config.workspace_id}"
         # Prefer: wait=N makes the service give up when we would (its default is 3 minutes).
         headers = {"Prefer": f"wait={int(self.config.timeout)}"}
-        resp = self.client.request("POST", self.url, what=what, ok=(200, 400), headers=headers, json={"query": kql, "timespan": timespan})
+        resp = self.client.request(
+            "POST",
+            self.url,
+            what=what,
+            ok=(200, 400),
+            headers=headers,
+            json={"query": kql, "timespan": timespan},
+        )
         if resp.status_code == 400:  # a KQL error: its cause is in `innererror`, so say it all
-            from rollout.azure.client import AzureError, error_from
+            from rollout.azure.rest import AzureError, error_from
 
             generic = error_from(resp, what)
             try:
                 message = describe_error(resp.json()["error"])
             except (ValueError, KeyError, TypeError):
                 raise generic from None
-            raise AzureError(400, generic.code, message.split(": ", 1)[-1], generic.request_id, what)
+            raise AzureError(
+                400, generic.code, message.split(": ", 1)[-1], generic.request_id, what
+            )
         try:
             body = resp.json()
             if isinstance(body, dict) and body.get("error") and not body.get("tables"):
@@ -111,7 +122,9 @@ class LogAnalyticsSource:
             if not isinstance(table["columns"], list) or not isinstance(table["rows"], list):
                 raise TypeError("columns/rows are not lists")
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-            raise ProviderError(f"{what}: unexpected response from Log Analytics ({type(exc).__name__}: {exc}): {resp.text[:200]!r}") from exc
+            raise ProviderError(
+                f"{what}: unexpected response from Log Analytics ({type(exc).__name__}: {exc}): {resp.text[:200]!r}"
+            ) from exc
         if body.get("error"):
             problem = f"{what}: the query returned partial results: {describe_error(body['error'])}"
             if not self.config.allow_partial:
@@ -125,12 +138,15 @@ class LogAnalyticsSource:
         names = [str(c.get("name")) if isinstance(c, dict) else "?" for c in columns]
         if self.config.column is not None:
             if self.config.column not in names:
-                raise ProviderError(f"Log Analytics: the result has no column {self.config.column!r}; it has {', '.join(names) or 'none'}")
+                raise ProviderError(
+                    f"Log Analytics: the result has no column {self.config.column!r}; it has {', '.join(names) or 'none'}"
+                )
             return names.index(self.config.column)
         if len(names) != 1:
             raise ProviderError(
                 f"Log Analytics: the query returned {len(names)} columns ({', '.join(names)}); end it with "
-                "`| project <one column>` or set `column:` in the metrics config")
+                "`| project <one column>` or set `column:` in the metrics config"
+            )
         return 0
 
     def query(self, query: str, window: Window) -> float:
@@ -140,7 +156,9 @@ class LogAnalyticsSource:
         if not rows:
             raise NoData("Log Analytics: the query returned no rows")
         if len(rows) > 1:
-            raise ProviderError(f"Log Analytics: the query returned {len(rows)} rows; summarize it to one row (e.g. `| summarize count()`)")
+            raise ProviderError(
+                f"Log Analytics: the query returned {len(rows)} rows; summarize it to one row (e.g. `| summarize count()`)"
+            )
         col = columns[idx]
         ctype = str(col.get("type", "")).lower()
         try:
@@ -150,11 +168,15 @@ class LogAnalyticsSource:
         if cell is None:
             raise NoData(f"Log Analytics: column {col.get('name')!r} is null")
         if ctype not in NUMERIC or isinstance(cell, bool):
-            raise ProviderError(f"Log Analytics: column {col.get('name')!r} is {ctype or 'untyped'}, not a number; convert it in KQL (toreal())")
+            raise ProviderError(
+                f"Log Analytics: column {col.get('name')!r} is {ctype or 'untyped'}, not a number; convert it in KQL (toreal())"
+            )
         try:
             value = float(cell)  # the service may send numbers as JSON strings ("1.286")
         except (TypeError, ValueError) as exc:
-            raise ProviderError(f"Log Analytics: column {col.get('name')!r} holds {cell!r}, not a number") from exc
+            raise ProviderError(
+                f"Log Analytics: column {col.get('name')!r} holds {cell!r}, not a number"
+            ) from exc
         if not math.isfinite(value):  # e.g. 0/0 in KQL
             raise NoData(f"Log Analytics: column {col.get('name')!r} is {cell}")
         return value
@@ -163,11 +185,13 @@ class LogAnalyticsSource:
         """Credentials and workspace id work: a query that reads no table."""
         table = self._run("print ok = 1", "PT5M")
         if not table["rows"]:
-            raise ProviderError(f"Log Analytics workspace {self.config.workspace_id}: `print ok = 1` returned no rows")
+            raise ProviderError(
+                f"Log Analytics workspace {self.config.workspace_id}: `print ok = 1` returned no rows"
+            )
 
 
 def build(config: Config, ctx: BuildContext) -> LogAnalyticsSource:
-    from rollout.azure.client import AzureClient
+    from rollout.azure.rest import AzureClient
 
     client = AzureClient(
         scope=f"{config.endpoint}/.default",

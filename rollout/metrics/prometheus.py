@@ -57,7 +57,9 @@ class Config(BaseModel):
 def _env(name: str, what: str, env: Mapping[str, str]) -> str:
     value = env.get(name)
     if not value:
-        raise InvalidInput(f"metrics {what} names the environment variable {name}, which is not set")
+        raise InvalidInput(
+            f"metrics {what} names the environment variable {name}, which is not set"
+        )
     return value
 
 
@@ -70,11 +72,15 @@ def auth_headers(config: Config, env: Mapping[str, str] | None = None) -> dict[s
     for header, var in config.headers_env.items():
         headers[header] = _env(var, f"headers_env.{header}", env)
     if config.bearer_token_env:
-        headers["Authorization"] = "Bearer " + _env(config.bearer_token_env, "bearer_token_env", env)
+        headers["Authorization"] = "Bearer " + _env(
+            config.bearer_token_env, "bearer_token_env", env
+        )
     if config.username_env and config.password_env:
         user = _env(config.username_env, "username_env", env)
         password = _env(config.password_env, "password_env", env)
-        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = (
+            "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        )
     return headers
 
 
@@ -117,7 +123,9 @@ class PrometheusSource:
         except NoData:
             value = math.nan
         if value != 1.0:
-            raise ProviderError(f"prometheus {self.base}: vector(1) returned {value}, not 1; is this a Prometheus API?")
+            raise ProviderError(
+                f"prometheus {self.base}: vector(1) returned {value}, not 1; is this a Prometheus API?"
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -128,11 +136,14 @@ class PrometheusSource:
 
         url = self.base + "/api/v1/query"
         if self.config.method == "POST":
+
             def send() -> Any:
                 return self.client.post(url, data=params)
         else:
+
             def send() -> Any:
                 return self.client.get(url, params=params)
+
         where = f"prometheus {redact_text(self.base)}"
         try:
             resp = send_with_retry(send, what=where, sleep=self.sleep, attempts=self.config.retries)
@@ -159,8 +170,14 @@ def _body(resp: Any, where: str, query: str) -> dict[str, Any]:
             f"{where}: HTTP {status}: not authorised; check bearer_token_env / username_env / password_env"
         )
     if status != 200:
-        raise ProviderError(f"{where}: HTTP {status}: {_snippet(resp.text)} (query: {_short(query)})")
-    if not isinstance(doc, dict) or doc.get("status") != "success" or not isinstance(doc.get("data"), dict):
+        raise ProviderError(
+            f"{where}: HTTP {status}: {_snippet(resp.text)} (query: {_short(query)})"
+        )
+    if (
+        not isinstance(doc, dict)
+        or doc.get("status") != "success"
+        or not isinstance(doc.get("data"), dict)
+    ):
         raise ProviderError(
             f"{where} did not answer like the Prometheus query API ({_snippet(resp.text)}); "
             "url should be the server root, e.g. http://localhost:9090"
@@ -178,7 +195,9 @@ def _one_number(data: dict[str, Any], query: str) -> float:
         if not result:
             raise NoData(f"no series for {_short(query)}")
         if len(result) > 1:
-            labels = ", ".join(_labels(s) for s in result[:3]) + (", ..." if len(result) > 3 else "")
+            labels = ", ".join(_labels(s) for s in result[:3]) + (
+                ", ..." if len(result) > 3 else ""
+            )
             raise ProviderError(
                 f"the query returned {len(result)} series ({labels}); a gate needs one number: "
                 f"wrap it in sum(...) (query: {_short(query)})"
@@ -197,7 +216,9 @@ def _sample(pair: Any, query: str) -> float:
     try:
         value = float(pair[1])
     except (TypeError, ValueError, IndexError, KeyError):
-        raise ProviderError(f"malformed Prometheus sample {_snippet(json.dumps(pair))} (query: {_short(query)})") from None
+        raise ProviderError(
+            f"malformed Prometheus sample {_snippet(json.dumps(pair))} (query: {_short(query)})"
+        ) from None
     if math.isnan(value):
         raise NoData(f"NaN for {_short(query)} (no samples in the window, or 0/0)")
     return value

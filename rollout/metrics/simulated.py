@@ -54,8 +54,11 @@ class SimulatedSource:
         self.router = router
         self._start = config.start
         # The environment (drift, incidents) as a scenario; the variants' own rates are ours.
-        self._env = traffic.Scenario(baseline=traffic.Baseline(error_rate=config.baseline.error_rate),
-                                     drift=config.drift, incidents=config.incidents)
+        self._env = traffic.Scenario(
+            baseline=traffic.Baseline(error_rate=config.baseline.error_rate),
+            drift=config.drift,
+            incidents=config.incidents,
+        )
 
     def check(self) -> None:
         return None
@@ -82,14 +85,24 @@ class SimulatedSource:
         lam = self.config.requests_per_second * secs * self._weight(variant) / 100.0
         mid = 0.5 * (self._minute(window.start) + self._minute(window.end))
         p = prof.error_rate * self._env.factor(mid)
-        return traffic.draw_batch(lam, p, math.log(prof.latency_median), prof.latency_sigma,
-                                  prof.tail_fraction, prof.tail_seconds, rng, rng)
+        return traffic.draw_batch(
+            lam,
+            p,
+            math.log(prof.latency_median),
+            prof.latency_sigma,
+            prof.tail_fraction,
+            prof.tail_seconds,
+            rng,
+            rng,
+        )
 
     def query(self, query: str, window: Window) -> float:
         name, labels = traffic.parse(query)
         variant = labels.get("variant")
         if variant not in ("baseline", "candidate"):
-            raise ProviderError(f'simulated query {query!r} needs variant="baseline" or variant="candidate"')
+            raise ProviderError(
+                f'simulated query {query!r} needs variant="baseline" or variant="candidate"'
+            )
         return traffic.answer(name, labels, self._draw(variant, window))
 
 

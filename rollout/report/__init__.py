@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollout.model import Event, Run
+from rollout.records import Event, Run
 
 
 def context(run: Run, events: list[Event]) -> dict[str, Any]:
     from rollout.commands.status import run_json
     from rollout.redact import redact
 
-    return redact({
-        "run": run_json(run),
-        "variants": run.plan.spec["variants"],
-        "steps": [s.describe() + (f" ({s.stage})" if s.stage else "") for s in run.plan.steps],
-        "events": [e.model_dump(mode="json") for e in events],
-        "verdict_events": [e.model_dump(mode="json") for e in events if e.kind == "verdict" and e.data.get("status") != "pass"],
-    })
+    return redact(
+        {
+            "run": run_json(run),
+            "variants": run.plan.spec["variants"],
+            "steps": [s.describe() + (f" ({s.stage})" if s.stage else "") for s in run.plan.steps],
+            "events": [e.model_dump(mode="json") for e in events],
+            "verdict_events": [
+                e.model_dump(mode="json")
+                for e in events
+                if e.kind == "verdict" and e.data.get("status") != "pass"
+            ],
+        }
+    )
 
 
 def render(run: Run, events: list[Event], fmt: str = "markdown") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from rollout.model import Weights
+from rollout.records import Weights
 
 
 class Router(Protocol):

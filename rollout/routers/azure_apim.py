@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.errors import ProviderError
-from rollout.model import VARIANTS, Weights
+from rollout.records import VARIANTS, Weights
 from rollout.registry import BuildContext
 
 API_VERSION = "2024-05-01"
@@ -44,7 +44,7 @@ class ApimPoolRouter:
     def __init__(self, config: Config, targets: dict[str, str], client: Any) -> None:
         self.config = config
         self.targets = targets  # variant -> backend id or ARM id
-        self.client = client  # rollout.azure.client.AzureClient
+        self.client = client  # rollout.azure.rest.AzureClient
         c = config
         self.url = (
             f"https://management.azure.com/subscriptions/{c.subscription_id}/resourceGroups/"
@@ -58,7 +58,7 @@ class ApimPoolRouter:
         return self._weights_of(self._services(contract))
 
     def set_weights(self, weights: Weights) -> None:
-        from rollout.azure.client import AzureError
+        from rollout.azure.rest import AzureError
 
         for _ in range(self.config.conflict_retries):
             contract, etag = self._get()
@@ -77,8 +77,12 @@ class ApimPoolRouter:
             props["pool"] = {**(props.get("pool") or {}), "services": new}
             try:
                 self.client.request(
-                    "PUT", self.url, what=f"update {self.what}", params={"api-version": self.config.api_version},
-                    headers={"If-Match": etag or "*"}, json={"properties": props},
+                    "PUT",
+                    self.url,
+                    what=f"update {self.what}",
+                    params={"api-version": self.config.api_version},
+                    headers={"If-Match": etag or "*"},
+                    json={"properties": props},
                 )
                 return
             except AzureError as exc:
@@ -92,15 +96,23 @@ class ApimPoolRouter:
 
     # -- helpers ---------------------------------------------------------------------------
     def _get(self) -> tuple[dict[str, Any], str | None]:
-        from rollout.azure.client import json_object
+        from rollout.azure.rest import json_object
 
-        resp = self.client.request("GET", self.url, what=f"read {self.what}", params={"api-version": self.config.api_version}, ok=(200,))
+        resp = self.client.request(
+            "GET",
+            self.url,
+            what=f"read {self.what}",
+            params={"api-version": self.config.api_version},
+            ok=(200,),
+        )
         return json_object(resp, self.what), resp.headers.get("etag")
 
     def _services(self, contract: dict[str, Any]) -> list[dict[str, Any]]:
         props = contract.get("properties") or {}
         if props.get("type") != "Pool":
-            raise ProviderError(f"{self.what} is a {props.get('type') or 'non-pool'} backend; the azure-apim router needs a backend of type Pool")
+            raise ProviderError(
+                f"{self.what} is a {props.get('type') or 'non-pool'} backend; the azure-apim router needs a backend of type Pool"
+            )
         services = (props.get("pool") or {}).get("services")
         if not isinstance(services, list) or not services:
             raise ProviderError(f"{self.what} has no pool members")
@@ -126,9 +138,15 @@ class ApimPoolRouter:
     def _check_others(self, services: list[dict[str, Any]], index: dict[str, int]) -> None:
         # Members outside the plan that carry weight would take traffic we cannot account for.
         ours = set(index.values())
-        busy = [str(s.get("id", "?")).rsplit("/", 1)[-1] for i, s in enumerate(services) if i not in ours and (s.get("weight") or 0) > 0]
+        busy = [
+            str(s.get("id", "?")).rsplit("/", 1)[-1]
+            for i, s in enumerate(services)
+            if i not in ours and (s.get("weight") or 0) > 0
+        ]
         if busy:
-            raise ProviderError(f"{self.what} has members outside the plan with weight > 0: {', '.join(busy)}; set their weight to 0 or remove them")
+            raise ProviderError(
+                f"{self.what} has members outside the plan with weight > 0: {', '.join(busy)}; set their weight to 0 or remove them"
+            )
 
     def _weights_of(self, services: list[dict[str, Any]]) -> Weights:
         index = self._members(services)
@@ -139,17 +157,26 @@ class ApimPoolRouter:
             return Weights(baseline=50, candidate=50)
         b, c = int(raw["baseline"] or 0), int(raw["candidate"] or 0)
         if b + c == 0:
-            raise ProviderError(f"{self.what}: both members have weight 0, so the pool serves nothing")
+            raise ProviderError(
+                f"{self.what}: both members have weight 0, so the pool serves nothing"
+            )
         # APIM weights are relative; convert to percent.
         cand = round(100 * c / (b + c))
         return Weights.of(cand)
 
 
 def build(config: Config, ctx: BuildContext) -> ApimPoolRouter:
-    from rollout.azure.client import ARM_SCOPE, AzureClient
+    from rollout.azure.rest import ARM_SCOPE, AzureClient
 
     members: dict[str, str] = {str(k): v for k, v in config.members.items()}
-    targets = {v: str(members.get(v) or (ctx.variants.get(v) or {}).get("target") or v) for v in VARIANTS}
+    targets = {
+        v: str(members.get(v) or (ctx.variants.get(v) or {}).get("target") or v) for v in VARIANTS
+    }
     sleep: Callable[[float], None] | None = ctx.extra.get("sleep")
-    client = AzureClient(scope=ARM_SCOPE, credential=ctx.extra.get("azure_credential"), transport=ctx.extra.get("http_transport"), sleep=sleep)
+    client = AzureClient(
+        scope=ARM_SCOPE,
+        credential=ctx.extra.get("azure_credential"),
+        transport=ctx.extra.get("http_transport"),
+        sleep=sleep,
+    )
     return ApimPoolRouter(config, targets, client)

@@ -27,7 +27,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rollout.errors import ProviderError
-from rollout.model import VARIANTS, Weights
+from rollout.records import VARIANTS, Weights
 from rollout.registry import BuildContext
 
 API_VERSION = "2023-11-01"  # azure-appconfiguration's default; stable
@@ -50,25 +50,40 @@ class Config(BaseModel):
     @classmethod
     def _https(cls, v: str) -> str:
         if not v.startswith("https://"):
-            raise ValueError("must be an https:// App Configuration endpoint, e.g. https://my-store.azconfig.io")
+            raise ValueError(
+                "must be an https:// App Configuration endpoint, e.g. https://my-store.azconfig.io"
+            )
         return v.rstrip("/")
 
 
 def default_scope(endpoint: str) -> str:
     # As azure-appconfiguration infers the audience (reference §4.3).
     host = endpoint.split("://", 1)[-1].split("/", 1)[0]
-    return "https://azconfig.io/.default" if host.endswith(".azconfig.io") else "https://appconfig.azure.com/.default"
+    return (
+        "https://azconfig.io/.default"
+        if host.endswith(".azconfig.io")
+        else "https://appconfig.azure.com/.default"
+    )
 
 
 class AppConfigFlagRouter:
-    def __init__(self, config: Config, names: dict[str, str], variants: dict[str, dict[str, Any]], seed: str, client: Any) -> None:
+    def __init__(
+        self,
+        config: Config,
+        names: dict[str, str],
+        variants: dict[str, dict[str, Any]],
+        seed: str,
+        client: Any,
+    ) -> None:
         self.config = config
         self.names = names  # rollout variant -> flag variant name
         self.variants = variants
         self.seed = seed
         self.client = client
         self.url = f"{config.endpoint}/kv/{quote(FF_PREFIX + config.flag, safe='')}"
-        self.what = f"feature flag {config.flag!r}" + (f" (label {config.label})" if config.label else "")
+        self.what = f"feature flag {config.flag!r}" + (
+            f" (label {config.label})" if config.label else ""
+        )
 
     def _params(self) -> dict[str, str]:
         p = {"api-version": self.config.api_version}
@@ -82,16 +97,20 @@ class AppConfigFlagRouter:
         if kv is None:
             if self.config.create:
                 return Weights.all_baseline()  # nothing yet: the app serves its default
-            raise ProviderError(f"{self.what} not found in {self.config.endpoint}; create it or set create: true")
+            raise ProviderError(
+                f"{self.what} not found in {self.config.endpoint}; create it or set create: true"
+            )
         return self._weights_of(self._flag(kv))
 
     def set_weights(self, weights: Weights) -> None:
-        from rollout.azure.client import AzureError
+        from rollout.azure.rest import AzureError
 
         for _ in range(self.config.conflict_retries):
             kv = self._get()
             if kv is None and not self.config.create:
-                raise ProviderError(f"{self.what} not found in {self.config.endpoint}; create it or set create: true")
+                raise ProviderError(
+                    f"{self.what} not found in {self.config.endpoint}; create it or set create: true"
+                )
             flag = self._flag(kv) if kv is not None else {"id": self.config.flag, "enabled": True}
             new = self._apply(json.loads(json.dumps(flag)), weights)
             if new == flag:
@@ -101,15 +120,23 @@ class AppConfigFlagRouter:
                 headers["If-None-Match"] = "*"
             else:
                 headers["If-Match"] = f'"{kv.get("etag")}"'
-            body = {"value": json.dumps(new), "content_type": FF_CONTENT_TYPE, "tags": (kv or {}).get("tags") or {}}
+            body = {
+                "value": json.dumps(new),
+                "content_type": FF_CONTENT_TYPE,
+                "tags": (kv or {}).get("tags") or {},
+            }
             try:
-                self._request("PUT", f"update {self.what}", headers=headers, json=body, ok=(200, 201))
+                self._request(
+                    "PUT", f"update {self.what}", headers=headers, json=body, ok=(200, 201)
+                )
                 return
             except AzureError as exc:
                 if exc.status != 412:
                     raise
                 # Changed (or created) by someone else since our GET: re-read and re-apply.
-        raise ProviderError(f"{self.what}: kept changing under us (HTTP 412 {self.config.conflict_retries} times); retry when it is quiet")
+        raise ProviderError(
+            f"{self.what}: kept changing under us (HTTP 412 {self.config.conflict_retries} times); retry when it is quiet"
+        )
 
     # -- helpers ---------------------------------------------------------------------------
     def _request(self, method: str, what: str, **kwargs: Any) -> Any:
@@ -120,7 +147,7 @@ class AppConfigFlagRouter:
         resp = self._request("GET", f"read {self.what}", ok=(200, 404))
         if resp.status_code == 404:
             return None
-        from rollout.azure.client import json_object
+        from rollout.azure.rest import json_object
 
         return json_object(resp, self.what)
 
@@ -138,7 +165,9 @@ class AppConfigFlagRouter:
         by_name = {n: v for v, n in self.names.items()}
         if not flag.get("enabled"):
             # A disabled flag gives everyone default_when_disabled, whatever the percentiles say.
-            return Weights.of(100 if alloc.get("default_when_disabled") == self.names["candidate"] else 0)
+            return Weights.of(
+                100 if alloc.get("default_when_disabled") == self.names["candidate"] else 0
+            )
         share = {v: 0.0 for v in VARIANTS}
         covered = 0.0
         for r in alloc.get("percentile") or []:
@@ -146,7 +175,9 @@ class AppConfigFlagRouter:
                 width = float(r["to"]) - float(r["from"])
                 variant = str(r["variant"])
             except (KeyError, TypeError, ValueError) as exc:
-                raise ProviderError(f"{self.what}: malformed allocation.percentile entry {r!r}") from exc
+                raise ProviderError(
+                    f"{self.what}: malformed allocation.percentile entry {r!r}"
+                ) from exc
             if width <= 0:
                 continue
             if variant not in by_name:
@@ -171,7 +202,11 @@ class AppConfigFlagRouter:
         for v, name in (("baseline", b), ("candidate", c)):
             if name not in have:
                 spec = self.variants.get(v) or {}
-                value = {k: spec.get(k) for k in ("model", "model_version", "target") if spec.get(k) is not None}
+                value = {
+                    k: spec.get(k)
+                    for k in ("model", "model_version", "target")
+                    if spec.get(k) is not None
+                }
                 variants.append({"name": name, "configuration_value": value})
         flag["variants"] = variants
         alloc = dict(flag.get("allocation") or {})
@@ -180,18 +215,26 @@ class AppConfigFlagRouter:
         alloc.setdefault("default_when_enabled", b)
         alloc.setdefault("default_when_disabled", b)
         ranges = [(b, 0, weights.baseline), (c, weights.baseline, 100)]
-        alloc["percentile"] = [{"variant": n, "from": lo, "to": hi} for n, lo, hi in ranges if hi > lo]
+        alloc["percentile"] = [
+            {"variant": n, "from": lo, "to": hi} for n, lo, hi in ranges if hi > lo
+        ]
         flag["allocation"] = alloc
         return flag
 
 
 def build(config: Config, ctx: BuildContext) -> AppConfigFlagRouter:
-    from rollout.azure.client import AzureClient
+    from rollout.azure.rest import AzureClient
 
     names = {v: str((ctx.variants.get(v) or {}).get("target") or v) for v in VARIANTS}
     if names["baseline"] == names["candidate"]:
-        raise ProviderError(f"azure-appconfig: both variants map to flag variant {names['baseline']!r}; give them different targets")
+        raise ProviderError(
+            f"azure-appconfig: both variants map to flag variant {names['baseline']!r}; give them different targets"
+        )
     sleep: Callable[[float], None] | None = ctx.extra.get("sleep")
-    client = AzureClient(scope=config.scope or default_scope(config.endpoint), credential=ctx.extra.get("azure_credential"),
-                         transport=ctx.extra.get("http_transport"), sleep=sleep)
+    client = AzureClient(
+        scope=config.scope or default_scope(config.endpoint),
+        credential=ctx.extra.get("azure_credential"),
+        transport=ctx.extra.get("http_transport"),
+        sleep=sleep,
+    )
     return AppConfigFlagRouter(config, names, ctx.variants, ctx.plan_name, client)

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from rollout.errors import ProviderError
-from rollout.model import VARIANTS, Weights
+from rollout.records import VARIANTS, Weights
 from rollout.registry import BuildContext
 
 SCHEMA = "rollout.routes/v1"
@@ -69,7 +69,9 @@ class FileRouter:
             ) from None
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-            raise ProviderError(f"routes file {self.path} is not a {SCHEMA} file (schema: {found!r})")
+            raise ProviderError(
+                f"routes file {self.path} is not a {SCHEMA} file (schema: {found!r})"
+            )
         return data
 
     def get_weights(self) -> Weights:
@@ -80,7 +82,9 @@ class FileRouter:
             w = {str(v["name"]): v["weight"] for v in data["variants"]}
             return Weights(baseline=w.get("baseline", 0), candidate=w.get("candidate", 0))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ProviderError(f"routes file {self.path} has unusable variants: {_why(exc)}") from None
+            raise ProviderError(
+                f"routes file {self.path} has unusable variants: {_why(exc)}"
+            ) from None
 
     def document(self, weights: Weights, revision: int) -> dict[str, Any]:
         def variant(v: str) -> dict[str, Any]:
@@ -94,7 +98,12 @@ class FileRouter:
                 "fingerprint": self.fingerprints.get(v),
             }
 
-        return {"schema": SCHEMA, "rollout": self.name, "revision": revision, "variants": [variant(v) for v in VARIANTS]}
+        return {
+            "schema": SCHEMA,
+            "rollout": self.name,
+            "revision": revision,
+            "variants": [variant(v) for v in VARIANTS],
+        }
 
     def set_weights(self, weights: Weights) -> None:
         try:
@@ -170,4 +179,6 @@ def _why(exc: BaseException) -> str:
 
 def build(config: Config, ctx: BuildContext) -> FileRouter:
     p = Path(config.path).expanduser()
-    return FileRouter(p if p.is_absolute() else ctx.plan_dir / p, ctx.variants, ctx.fingerprints, ctx.plan_name)
+    return FileRouter(
+        p if p.is_absolute() else ctx.plan_dir / p, ctx.variants, ctx.fingerprints, ctx.plan_name
+    )

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from rollout.durations import parse_duration
 from rollout.errors import InvalidInput, ProviderError
-from rollout.model import Weights
+from rollout.records import Weights
 from rollout.registry import BuildContext
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -76,7 +76,9 @@ class WeightsPath(BaseModel):
     @model_validator(mode="after")
     def _one(self) -> WeightsPath:
         if self.baseline is None and self.candidate is None:
-            raise ValueError("give a path for candidate, baseline or both (e.g. candidate: data.weights.canary)")
+            raise ValueError(
+                "give a path for candidate, baseline or both (e.g. candidate: data.weights.canary)"
+            )
         return self
 
 
@@ -97,7 +99,9 @@ class Config(BaseModel):
     set_: SetSpec = Field(alias="set")
     get: GetSpec
     timeout: float = Field(default=10.0, gt=0)  # seconds per request, or a duration like "10s"
-    retries: int = Field(default=4, ge=0, le=10)  # extra attempts on 408/429/5xx and transport errors
+    retries: int = Field(
+        default=4, ge=0, le=10
+    )  # extra attempts on 408/429/5xx and transport errors
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -124,7 +128,11 @@ def lookup(data: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
-        elif isinstance(cur, list) and part.lstrip("-").isdigit() and -len(cur) <= int(part) < len(cur):
+        elif (
+            isinstance(cur, list)
+            and part.lstrip("-").isdigit()
+            and -len(cur) <= int(part) < len(cur)
+        ):
             cur = cur[int(part)]
         else:
             raise KeyError(part)
@@ -171,7 +179,9 @@ class HttpRouter:
             self._render(Weights.all_baseline())  # unknown names fail now, not mid-rollout
         except jinja2.TemplateError as exc:
             raise InvalidInput(f"router http: set.body template: {exc}") from None
-        self.client = httpx.Client(timeout=config.timeout, transport=transport, follow_redirects=False)
+        self.client = httpx.Client(
+            timeout=config.timeout, transport=transport, follow_redirects=False
+        )
 
     def _render(self, weights: Weights) -> str:
         targets = {v: (m or {}).get("target") or v for v, m in self.variants.items()}
@@ -198,11 +208,15 @@ class HttpRouter:
             return self.client.request(method, url, headers=hdrs, content=body)
 
         try:
-            resp = send_with_retry(send, what=what, sleep=self.sleep, attempts=self.config.retries + 1)
+            resp = send_with_retry(
+                send, what=what, sleep=self.sleep, attempts=self.config.retries + 1
+            )
         except httpx.HTTPError as exc:  # not a transport error (e.g. a bad URL): no retry helps
             raise ProviderError(f"{what}: {type(exc).__name__}: {exc}") from None
         if not 200 <= resp.status_code < 300:
-            raise ProviderError(f"{what}: HTTP {resp.status_code} {resp.reason_phrase}{_snippet(resp)}")
+            raise ProviderError(
+                f"{what}: HTTP {resp.status_code} {resp.reason_phrase}{_snippet(resp)}"
+            )
         return resp
 
     def set_weights(self, weights: Weights) -> None:
@@ -230,7 +244,9 @@ class HttpRouter:
             try:
                 got[variant] = _percent(lookup(data, path), path, g.url)
             except KeyError as exc:
-                raise ProviderError(f"GET {g.url}: no {path!r} in the reply (missing {exc.args[0]!r}){_snippet(resp)}") from None
+                raise ProviderError(
+                    f"GET {g.url}: no {path!r} in the reply (missing {exc.args[0]!r}){_snippet(resp)}"
+                ) from None
         base = got.get("baseline", 100 - got.get("candidate", 0))
         cand = got.get("candidate", 100 - base)
         if base + cand != 100:

@@ -7,9 +7,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from rollout.model import Plan
-from rollout.sim.runner import Outcome, series_for, simulate_one
+from rollout.records import Plan
 from rollout.sim.traffic import Scenario
+from rollout.sim.virtual import Outcome, series_for, simulate_one
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -38,7 +38,9 @@ def _chunk(args: tuple[Plan, Scenario, int, int, int]) -> list[Outcome]:
     return [simulate_one(plan, scn, seed, i, series) for i in range(start, stop)]
 
 
-def run_many(plan: Plan, scn: Scenario, runs: int, seed: int, workers: int | None = None) -> list[Outcome]:
+def run_many(
+    plan: Plan, scn: Scenario, runs: int, seed: int, workers: int | None = None
+) -> list[Outcome]:
     """Runs 0..runs-1 (run i always draws from stream [seed, i]: same answer with any workers)."""
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if workers <= 1 or runs < 100:
@@ -55,7 +57,10 @@ def summarise(outs: Sequence[Outcome], healthy: bool) -> dict[str, Any]:
     n = len(outs)
     rb = [o for o in outs if o.outcome == "rolled_back"]
     done = [o for o in outs if o.outcome == "completed"]
-    counts = {k: sum(o.outcome == k for o in outs) for k in ("rolled_back", "completed", "halted", "paused", "timeout")}
+    counts = {
+        k: sum(o.outcome == k for o in outs)
+        for k in ("rolled_back", "completed", "halted", "paused", "timeout")
+    }
     lo, hi = wilson(len(rb), n)
     det = [o.minutes for o in rb]
     excess = [o.excess_errors for o in outs]
@@ -72,9 +77,16 @@ def summarise(outs: Sequence[Outcome], healthy: bool) -> dict[str, Any]:
         "false_rollback_rate": (len(rb) / n if n else 0.0) if healthy else None,
         "detection_probability": None if healthy else (len(rb) / n if n else 0.0),
         "time_to_detect_min": {"median": quantile(det, 0.5), "p90": quantile(det, 0.9)},
-        "excess_failed_requests": {"median": quantile(excess, 0.5), "mean": sum(excess) / n if n else None, "p90": quantile(excess, 0.9)},
+        "excess_failed_requests": {
+            "median": quantile(excess, 0.5),
+            "mean": sum(excess) / n if n else None,
+            "p90": quantile(excess, 0.9),
+        },
         "candidate_requests_median": quantile([float(o.candidate_requests) for o in outs], 0.5),
-        "time_to_full_min": {"median": quantile([o.minutes for o in done], 0.5), "p90": quantile([o.minutes for o in done], 0.9)},
+        "time_to_full_min": {
+            "median": quantile([o.minutes for o in done], 0.5),
+            "p90": quantile([o.minutes for o in done], 0.9),
+        },
         "failed_gates": gates,
     }
 
@@ -98,5 +110,8 @@ def text_table(summary: dict[str, Any], title: str) -> list[str]:
         f"  time to full              median {fmt(s['time_to_full_min']['median'], ' min')}, p90 {fmt(s['time_to_full_min']['p90'], ' min')}",
     ]
     if s["failed_gates"]:
-        rows.append("  gates that rolled back    " + ", ".join(f"{g} {k}" for g, k in sorted(s["failed_gates"].items())))
+        rows.append(
+            "  gates that rolled back    "
+            + ", ".join(f"{g} {k}" for g, k in sorted(s["failed_gates"].items()))
+        )
     return rows

@@ -21,19 +21,43 @@ from rollout.sim.traffic import Scenario
 
 BUILTIN: dict[str, dict[str, Any]] = {
     "healthy": {"description": "candidate identical to the baseline"},
-    "error-1.5x": {"description": "candidate error rate 1.5x the baseline", "candidate": {"error_ratio": 1.5}},
-    "error-2x": {"description": "candidate error rate 2x the baseline (1 % -> 2 %)", "candidate": {"error_ratio": 2.0}},
-    "error-5x": {"description": "candidate error rate 5x the baseline", "candidate": {"error_ratio": 5.0}},
-    "latency+10%": {"description": "every candidate request 10 % slower", "candidate": {"latency_factor": 1.10}},
-    "latency+25%": {"description": "every candidate request 25 % slower", "candidate": {"latency_factor": 1.25}},
-    "tail-regression": {"description": "3 % of candidate requests 3 s slower; median unchanged",
-                        "candidate": {"tail_fraction": 0.03, "tail_seconds": 3.0}},
-    "drift": {"description": "healthy candidate; base error rate drifts 0.5 % -> 2 % over 90 min (weights change meanwhile)",
-              "baseline": {"error_rate": 0.005}, "drift": {"error_rate_to": 0.02, "minutes": 90}},
-    "incident": {"description": "healthy candidate; a provider incident multiplies both variants' errors x5 for 10 min",
-                 "incidents": [{"start_minute": 20, "minutes": 10, "error_factor": 5}]},
-    "broken-router": {"description": "healthy candidate but the router sends 1.5x its weight to it (SRM)",
-                      "router_share_factor": 1.5},
+    "error-1.5x": {
+        "description": "candidate error rate 1.5x the baseline",
+        "candidate": {"error_ratio": 1.5},
+    },
+    "error-2x": {
+        "description": "candidate error rate 2x the baseline (1 % -> 2 %)",
+        "candidate": {"error_ratio": 2.0},
+    },
+    "error-5x": {
+        "description": "candidate error rate 5x the baseline",
+        "candidate": {"error_ratio": 5.0},
+    },
+    "latency+10%": {
+        "description": "every candidate request 10 % slower",
+        "candidate": {"latency_factor": 1.10},
+    },
+    "latency+25%": {
+        "description": "every candidate request 25 % slower",
+        "candidate": {"latency_factor": 1.25},
+    },
+    "tail-regression": {
+        "description": "3 % of candidate requests 3 s slower; median unchanged",
+        "candidate": {"tail_fraction": 0.03, "tail_seconds": 3.0},
+    },
+    "drift": {
+        "description": "healthy candidate; base error rate drifts 0.5 % -> 2 % over 90 min (weights change meanwhile)",
+        "baseline": {"error_rate": 0.005},
+        "drift": {"error_rate_to": 0.02, "minutes": 90},
+    },
+    "incident": {
+        "description": "healthy candidate; a provider incident multiplies both variants' errors x5 for 10 min",
+        "incidents": [{"start_minute": 20, "minutes": 10, "error_factor": 5}],
+    },
+    "broken-router": {
+        "description": "healthy candidate but the router sends 1.5x its weight to it (SRM)",
+        "router_share_factor": 1.5,
+    },
 }
 
 
@@ -53,7 +77,9 @@ def resolve(spec: str) -> Scenario:
         return builtin(spec)
     path = Path(spec)
     if not path.exists():
-        raise InvalidInput(f"unknown scenario {spec!r}: not a built-in ({', '.join(BUILTIN)}) and no such file")
+        raise InvalidInput(
+            f"unknown scenario {spec!r}: not a built-in ({', '.join(BUILTIN)}) and no such file"
+        )
     import yaml
     from pydantic import ValidationError
 

@@ -18,7 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.errors import NoData, ProviderError
 
-SERIES = ("requests", "errors", "latency_count", "latency_log_sum", "latency_log_sum_squares", "latency_over", "latency_p95")
+SERIES = (
+    "requests",
+    "errors",
+    "latency_count",
+    "latency_log_sum",
+    "latency_log_sum_squares",
+    "latency_over",
+    "latency_p95",
+)
 _Q = re.compile(r"^\s*(\w+)\s*(?:\{([^}]*)\})?\s*$")
 _LABEL = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
@@ -71,7 +79,11 @@ class Scenario(_M):
     @property
     def healthy(self) -> bool:
         c = self.candidate
-        return c.error_ratio == 1.0 and c.latency_factor == 1.0 and (c.tail_fraction == 0 or c.tail_seconds == 0)
+        return (
+            c.error_ratio == 1.0
+            and c.latency_factor == 1.0
+            and (c.tail_fraction == 0 or c.tail_seconds == 0)
+        )
 
     def base_rate(self, minute: float) -> float:
         p = self.baseline.error_rate
@@ -119,7 +131,15 @@ class Batch:
         return self._logs
 
 
-def draw(scn: Scenario, variant: str, share: float, start_min: float, end_min: float, counts: Any, lat: Any) -> Batch:
+def draw(
+    scn: Scenario,
+    variant: str,
+    share: float,
+    start_min: float,
+    end_min: float,
+    counts: Any,
+    lat: Any,
+) -> Batch:
     """Requests of `variant` (share in 0..1 of traffic) over [start_min, end_min) of the rollout."""
     mid = 0.5 * (start_min + end_min)
     if variant == "candidate":
@@ -130,10 +150,21 @@ def draw(scn: Scenario, variant: str, share: float, start_min: float, end_min: f
         mu += math.log(scn.candidate.latency_factor)
         tf, ts = scn.candidate.tail_fraction, scn.candidate.tail_seconds
     lam = scn.requests_per_minute * max(0.0, end_min - start_min) * share
-    return draw_batch(lam, scn.rate(variant, mid), mu, scn.baseline.latency_sigma, tf, ts, counts, lat)
+    return draw_batch(
+        lam, scn.rate(variant, mid), mu, scn.baseline.latency_sigma, tf, ts, counts, lat
+    )
 
 
-def draw_batch(lam: float, p: float, mu: float, sigma: float, tail_fraction: float, tail_seconds: float, counts: Any, lat: Any) -> Batch:
+def draw_batch(
+    lam: float,
+    p: float,
+    mu: float,
+    sigma: float,
+    tail_fraction: float,
+    tail_seconds: float,
+    counts: Any,
+    lat: Any,
+) -> Batch:
     """n ~ Poisson(lam), errors ~ Binomial(n, p); latencies lognormal(mu, sigma) plus a slow tail."""
     n = int(counts.poisson(lam)) if lam > 0 else 0
     e = int(counts.binomial(n, min(1.0, max(0.0, p)))) if n else 0
@@ -162,7 +193,9 @@ def answer(name: str, labels: dict[str, str], b: Batch) -> float:
         try:
             le = float(labels["le"])
         except (KeyError, ValueError):
-            raise ProviderError('latency_over needs a numeric le label, e.g. latency_over{le="2.1"}') from None
+            raise ProviderError(
+                'latency_over needs a numeric le label, e.g. latency_over{le="2.1"}'
+            ) from None
         return float((b.logs() > math.log(le)).sum())
     if b.n == 0:
         raise NoData("no requests in the window")

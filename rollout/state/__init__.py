@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from rollout.model import Event, Holder, Run
+from rollout.records import Event, Holder, Run
 
 DEFAULT_URL = "sqlite:///.rollout/state.db"
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from rollout.errors import StaleState
-from rollout.model import Holder, Run
+from rollout.records import Holder, Run
 
 Now = Callable[[], datetime]
 
@@ -92,7 +92,7 @@ def hostname() -> str:
 
 
 def check_revision(run: Run, cur: tuple[int, int] | None, expected_revision: int) -> None:
-    """Raise StaleState unless (latest attempt, revision) allows this commit. """
+    """Raise StaleState unless (latest attempt, revision) allows this commit."""
     if expected_revision == 0:
         if cur is not None and cur[0] >= run.attempt:
             raise StaleState(

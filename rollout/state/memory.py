@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from rollout.errors import LeaseHeld
-from rollout.model import Event, Holder, Run
+from rollout.records import Event, Holder, Run
 from rollout.state import _common as common
 
 

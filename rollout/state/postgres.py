@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from rollout.errors import LeaseHeld, StaleState, StateError
-from rollout.model import Event, Holder, Run
+from rollout.records import Event, Holder, Run
 from rollout.redact import redact_text
 from rollout.state import _common as common
 
@@ -135,11 +135,21 @@ class PostgresStore:
                 " SET revision = EXCLUDED.revision, phase = EXCLUDED.phase,"
                 " plan_hash = EXCLUDED.plan_hash, updated_at = EXCLUDED.updated_at,"
                 " body = EXCLUDED.body WHERE rollout_runs.revision = %s",
-                (new.name, new.attempt, new.revision, str(new.phase), new.plan_hash,
-                 new.updated_at, new.model_dump_json(), expected_revision),
+                (
+                    new.name,
+                    new.attempt,
+                    new.revision,
+                    str(new.phase),
+                    new.plan_hash,
+                    new.updated_at,
+                    new.model_dump_json(),
+                    expected_revision,
+                ),
             )
             if cur.rowcount != 1:  # cannot happen under the lock; never drop a write silently
-                raise StaleState(f"{run.name}: revision {expected_revision} moved on; reload and retry")
+                raise StaleState(
+                    f"{run.name}: revision {expected_revision} moved on; reload and retry"
+                )
             cur.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM rollout_events WHERE name = %s", (run.name,)
             )
@@ -148,8 +158,16 @@ class PostgresStore:
                 "INSERT INTO rollout_events (name, attempt, seq, at, kind, actor, message, data)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
                 [
-                    (run.name, run.attempt, seq + i, e.at, e.kind, e.actor, e.message,
-                     json.dumps(e.model_dump(mode="json")["data"]))
+                    (
+                        run.name,
+                        run.attempt,
+                        seq + i,
+                        e.at,
+                        e.kind,
+                        e.actor,
+                        e.message,
+                        json.dumps(e.model_dump(mode="json")["data"]),
+                    )
                     for i, e in enumerate(events, start=1)
                 ],
             )
@@ -204,7 +222,15 @@ class PostgresStore:
                     " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET"
                     ' "user" = EXCLUDED."user", host = EXCLUDED.host, pid = EXCLUDED.pid,'
                     " since = EXCLUDED.since, expires = EXCLUDED.expires, token = EXCLUDED.token",
-                    (name, holder.user, holder.host, holder.pid, now, common.expiry(now, ttl), token),
+                    (
+                        name,
+                        holder.user,
+                        holder.host,
+                        holder.pid,
+                        now,
+                        common.expiry(now, ttl),
+                        token,
+                    ),
                 )
             return token
 
@@ -241,8 +267,9 @@ def _holder(cur: Any, name: str) -> Holder | None:
     if row is None:
         return None
     user, host, pid, since, expires = row
-    return Holder(user=user, host=host, pid=pid, since=common.as_utc(since),
-                  expires=common.as_utc(expires))
+    return Holder(
+        user=user, host=host, pid=pid, since=common.as_utc(since), expires=common.as_utc(expires)
+    )
 
 
 def open_url(url: str) -> PostgresStore:

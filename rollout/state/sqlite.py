@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rollout.errors import LeaseHeld, StateError
-from rollout.model import Event, Holder, Run
+from rollout.records import Event, Holder, Run
 from rollout.state import _common as common
 
 SCHEMA_VERSION = 1
@@ -160,8 +160,15 @@ class SQLiteStore:
             db.execute(
                 "INSERT OR REPLACE INTO runs (name, attempt, revision, phase, plan_hash, "
                 "updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (new.name, new.attempt, new.revision, str(new.phase), new.plan_hash,
-                 _iso(new.updated_at), new.model_dump_json()),
+                (
+                    new.name,
+                    new.attempt,
+                    new.revision,
+                    str(new.phase),
+                    new.plan_hash,
+                    _iso(new.updated_at),
+                    new.model_dump_json(),
+                ),
             )
             seq = db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM events WHERE name = ?", (run.name,)
@@ -170,8 +177,16 @@ class SQLiteStore:
                 "INSERT INTO events (name, attempt, seq, at, kind, actor, message, data) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (run.name, run.attempt, seq + i, _iso(e.at), e.kind, e.actor, e.message,
-                     json.dumps(e.model_dump(mode="json")["data"]))
+                    (
+                        run.name,
+                        run.attempt,
+                        seq + i,
+                        _iso(e.at),
+                        e.kind,
+                        e.actor,
+                        e.message,
+                        json.dumps(e.model_dump(mode="json")["data"]),
+                    )
                     for i, e in enumerate(events, start=1)
                 ],
             )
@@ -191,8 +206,15 @@ class SQLiteStore:
         with self._read() as db:
             rows = db.execute(sql, args).fetchall()
         return [
-            Event(attempt=a, seq=s, at=datetime.fromisoformat(at), kind=k, actor=actor,
-                  message=m, data=json.loads(d))
+            Event(
+                attempt=a,
+                seq=s,
+                at=datetime.fromisoformat(at),
+                kind=k,
+                actor=actor,
+                message=m,
+                data=json.loads(d),
+            )
             for a, s, at, k, actor, m, d in reversed(rows)
         ]
 
@@ -219,8 +241,15 @@ class SQLiteStore:
                 db.execute(
                     "INSERT OR REPLACE INTO leases (name, user, host, pid, since, expires, token) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (name, holder.user, holder.host, holder.pid, _iso(now),
-                     _iso(common.expiry(now, ttl)), token),
+                    (
+                        name,
+                        holder.user,
+                        holder.host,
+                        holder.pid,
+                        _iso(now),
+                        _iso(common.expiry(now, ttl)),
+                        token,
+                    ),
                 )
             return token
 
@@ -254,8 +283,13 @@ def _holder(db: sqlite3.Connection, name: str) -> Holder | None:
     if row is None:
         return None
     user, host, pid, since, expires = row
-    return Holder(user=user, host=host, pid=pid, since=datetime.fromisoformat(since),
-                  expires=datetime.fromisoformat(expires))
+    return Holder(
+        user=user,
+        host=host,
+        pid=pid,
+        since=datetime.fromisoformat(since),
+        expires=datetime.fromisoformat(expires),
+    )
 
 
 def migrate(db: sqlite3.Connection) -> int:

@@ -52,7 +52,9 @@ def prom(handler: Any) -> httpx.MockTransport:
         if isinstance(out, httpx.Response):
             return out
         result = [] if out is None else [{"metric": {}, "value": [NOW.timestamp(), str(out)]}]
-        return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": result}})
+        return httpx.Response(
+            200, json={"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
 
     return httpx.MockTransport(reply)
 
@@ -63,13 +65,17 @@ def write(tmp_path: Path, text: str = PROM_PLAN) -> Path:
     return p
 
 
-def run_json(plan: Path, capsys: pytest.CaptureFixture[str], handler: Any = lambda q: 1) -> tuple[int, dict[str, Any]]:
+def run_json(
+    plan: Path, capsys: pytest.CaptureFixture[str], handler: Any = lambda q: 1
+) -> tuple[int, dict[str, Any]]:
     extra = {"httpx_transport": prom(handler), "sleep": lambda s: None}
     code = check.run(plan, [], [], "json", clock=FakeClock(NOW), extra=extra)
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_every_query_for_both_variants_rendered_over_the_last_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_query_for_both_variants_rendered_over_the_last_interval(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     seen: list[str] = []
 
     def handler(q: str) -> float:
@@ -92,19 +98,36 @@ def test_every_query_for_both_variants_rendered_over_the_last_interval(tmp_path:
     assert doc["counts"] == {"ok": 6, "no_data": 0, "error": 0}
 
 
-def test_nothing_moves_and_nothing_is_stored(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nothing_moves_and_nothing_is_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     routes = tmp_path / "routes.json"
-    routes.write_text(json.dumps({"schema": "rollout.routes/v1", "revision": 7, "variants": [
-        {"name": "baseline", "weight": 80}, {"name": "candidate", "weight": 20}]}))
+    routes.write_text(
+        json.dumps(
+            {
+                "schema": "rollout.routes/v1",
+                "revision": 7,
+                "variants": [
+                    {"name": "baseline", "weight": 80},
+                    {"name": "candidate", "weight": 20},
+                ],
+            }
+        )
+    )
     before = routes.read_text()
     code, doc = run_json(write(tmp_path), capsys)
     assert code == EXIT_OK and doc["weights"] == {"baseline": 80, "candidate": 20}
     assert routes.read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yaml", "routes.json"]  # no .rollout/ state
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "plan.yaml",
+        "routes.json",
+    ]  # no .rollout/ state
 
 
-def test_no_data_is_a_warning_not_a_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_data_is_a_warning_not_a_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, doc = run_json(write(tmp_path), capsys, lambda q: None if "candidate" in q else 5)
     assert code == EXIT_OK
     assert doc["counts"] == {"ok": 4, "no_data": 2, "error": 0}
@@ -112,21 +135,31 @@ def test_no_data_is_a_warning_not_a_failure(tmp_path: Path, capsys: pytest.Captu
     assert {r["variant"] for r in nd} == {"candidate"} and all(r["value"] is None for r in nd)
 
 
-def test_a_failing_query_exits_1_with_the_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failing_query_exits_1_with_the_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def handler(q: str) -> Any:
         if "histogram_quantile" in q:
-            return httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": "unknown function"})
+            return httpx.Response(
+                400, json={"status": "error", "errorType": "bad_data", "error": "unknown function"}
+            )
         return 1
 
     code, doc = run_json(write(tmp_path), capsys, handler)
     assert code == EXIT_RUNTIME and doc["ok"] is False
     errs = [r for r in doc["results"] if r["status"] == "error"]
-    assert len(errs) == 2 and all("bad_data" in r["message"] and "unknown function" in r["message"] for r in errs)
+    assert len(errs) == 2 and all(
+        "bad_data" in r["message"] and "unknown function" in r["message"] for r in errs
+    )
     assert doc["counts"]["ok"] == 4  # the other gate still answered
 
 
-def test_garbage_from_the_source_is_an_error_not_a_number(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, doc = run_json(write(tmp_path), capsys, lambda q: httpx.Response(200, text="<html>proxy login</html>"))
+def test_garbage_from_the_source_is_an_error_not_a_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = run_json(
+        write(tmp_path), capsys, lambda q: httpx.Response(200, text="<html>proxy login</html>")
+    )
     assert code == EXIT_RUNTIME
     assert doc["sources"]["metrics"]["status"] == "error"
     assert all(r["status"] == "error" and r["value"] is None for r in doc["results"])
@@ -142,7 +175,9 @@ def test_unreachable_source_exits_1(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert doc["counts"]["error"] == 6
 
 
-def test_missing_credentials_are_reported_per_source(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_credentials_are_reported_per_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NO_SUCH_PROM_TOKEN", raising=False)
     text = PROM_PLAN.replace("retries: 1}", "retries: 1, bearer_token_env: NO_SUCH_PROM_TOKEN}")
     code, doc = run_json(write(tmp_path, text), capsys)
@@ -152,7 +187,10 @@ def test_missing_credentials_are_reported_per_source(tmp_path: Path, capsys: pyt
 
 
 def test_text_output_is_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    extra = {"httpx_transport": prom(lambda q: None if "histogram" in q else 42), "sleep": lambda s: None}
+    extra = {
+        "httpx_transport": prom(lambda q: None if "histogram" in q else 42),
+        "sleep": lambda s: None,
+    }
     code = check.run(write(tmp_path), [], [], "text", clock=FakeClock(NOW), extra=extra)
     out = capsys.readouterr()
     assert code == EXIT_OK
@@ -166,11 +204,14 @@ def test_command_source_in_sources(tmp_path: Path, capsys: pytest.CaptureFixture
     (tmp_path / "score.py").write_text(
         "import json, os\nprint(json.dumps({'n': 10, 'score': 4.5 if os.environ['ROLLOUT_VARIANT'] == 'baseline' else 3.0}))\n"
     )
-    text = PROM_PLAN.replace("gates:\n", f"""sources:
+    text = PROM_PLAN.replace(
+        "gates:\n",
+        f"""sources:
   eval: {{type: command, command: ["{sys.executable}", score.py]}}
 gates:
   - {{name: eval, kind: value, source: eval, query: "{{{{ variant }}}}.score", min: 4}}
-""")
+""",
+    )
     code, doc = run_json(write(tmp_path, text), capsys)
     assert code == EXIT_OK
     ev = {r["variant"]: r for r in doc["results"] if r["gate"] == "eval"}
@@ -187,7 +228,9 @@ def test_cli_wiring_and_bad_plan(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "kind" in capsys.readouterr().err
 
 
-def test_infinite_values_stay_valid_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_infinite_values_stay_valid_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, doc = run_json(write(tmp_path), capsys, lambda q: "+Inf" if "histogram" in q else 1)
     assert code == EXIT_OK
     assert {r["value"] for r in doc["results"] if r["gate"] == "p95"} == {"inf"}

@@ -16,7 +16,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_init_writes_a_commented_plan_that_validates(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_writes_a_commented_plan_that_validates(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["init"]) == 0
     text = (work / "plan.yaml").read_text()
     assert text == starter_text()
@@ -30,7 +32,9 @@ def test_init_writes_a_commented_plan_that_validates(work: Path, capsys: pytest.
     assert not (work / ".rollout").exists()
 
 
-def test_init_refuses_to_overwrite_without_force(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_refuses_to_overwrite_without_force(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (work / "plan.yaml").write_text("mine\n")
     assert main(["init"]) == 2
     assert "already exists; pass --force" in capsys.readouterr().err

@@ -39,27 +39,70 @@ def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_json_report(plan: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["simulate", str(plan), "--scenario", "error-5x", "--runs", "40", "--seed", "3", "--var", "ratio=1.0", "--output", "json"])
+    code = main(
+        [
+            "simulate",
+            str(plan),
+            "--scenario",
+            "error-5x",
+            "--runs",
+            "40",
+            "--seed",
+            "3",
+            "--var",
+            "ratio=1.0",
+            "--output",
+            "json",
+        ]
+    )
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema"] == "rollout.simulate/v1" and doc["plan"] == "demo" and doc["seed"] == 3
     r = doc["results"]
-    assert r["runs"] == 40 and r["detection_probability"] >= 0.95 and r["false_rollback_rate"] is None
-    assert r["time_to_detect_min"]["median"] <= 10 and r["excess_failed_requests"]["median"] is not None
+    assert (
+        r["runs"] == 40 and r["detection_probability"] >= 0.95 and r["false_rollback_rate"] is None
+    )
+    assert (
+        r["time_to_detect_min"]["median"] <= 10
+        and r["excess_failed_requests"]["median"] is not None
+    )
     assert doc["scenario"]["candidate"]["error_ratio"] == 5.0 and doc["runtime_seconds"] >= 0
     # reproducible by seed
-    main(["simulate", str(plan), "--scenario", "error-5x", "--runs", "40", "--seed", "3", "--var", "ratio=1.0", "--output", "json"])
+    main(
+        [
+            "simulate",
+            str(plan),
+            "--scenario",
+            "error-5x",
+            "--runs",
+            "40",
+            "--seed",
+            "3",
+            "--var",
+            "ratio=1.0",
+            "--output",
+            "json",
+        ]
+    )
     again = json.loads(capsys.readouterr().out)
     assert again["results"] == r
 
 
-def test_text_report_on_a_healthy_scenario_file(plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_report_on_a_healthy_scenario_file(
+    plan: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     scn = tmp_path / "quiet.yaml"
     scn.write_text("description: low traffic\nrequests_per_minute: 200\n")
-    code = main(["simulate", str(plan), "--scenario", str(scn), "--runs", "20", "--var", "ratio=1.25"])
+    code = main(
+        ["simulate", str(plan), "--scenario", str(scn), "--runs", "20", "--var", "ratio=1.25"]
+    )
     out = capsys.readouterr().out
     assert code == 0
-    assert "scenario quiet (healthy; 200 requests/min" in out and "false rollback rate" in out and "time to full" in out
+    assert (
+        "scenario quiet (healthy; 200 requests/min" in out
+        and "false rollback rate" in out
+        and "time to full" in out
+    )
     assert "runtime" in out and "low traffic" in out
 
 

@@ -32,18 +32,41 @@ def tree(root: Path) -> set[str]:
 BAD = {  # class -> (line, old, new), expected "file:line:col: field"
     "malformed yaml": ((15, "type: simulated", "type: [simulated"), "plan.yaml:16:6: "),
     "wrong type": ((24, "weight: 5", "weight: five"), "plan.yaml:24:13: stages[0].weight: "),
-    "out of range": ((24, "weight: 5", "weight: 101"), "plan.yaml:24:13: stages[0].weight: must be > 0 and <= 100"),
-    "decreasing": ((27, "[25, 50]", "[25, 20]"), "plan.yaml:27:19: stages[1].weights[1]: weights must rise across the plan: 20 follows 25"),
-    "duplicate stage": ((30, "name: full", "name: pilot"), "plan.yaml:30:11: stages[2].name: duplicate stage name 'pilot'"),
-    "unknown gate": ((29, "[error-rate]", "[latency]"), "plan.yaml:29:13: stages[1].gates[0]: unknown gate 'latency'"),
-    "missing prompt": ((7, "prompts/v1.md", "prompts/gone.md"), "plan.yaml:7:13: variants.baseline.prompt: prompt file not found"),
-    "unknown key": ((28, "bake: 1m", "bakee: 1m"), "plan.yaml:28:5: stages[1].bakee: unknown key 'bakee' (did you mean 'bake'?)"),
-    "undefined variable": ((6, "model: gpt-4o", "model: {{ baseline_model }}"), "plan.yaml:6:12: variants.baseline.model: undefined template variable 'baseline_model'"),
+    "out of range": (
+        (24, "weight: 5", "weight: 101"),
+        "plan.yaml:24:13: stages[0].weight: must be > 0 and <= 100",
+    ),
+    "decreasing": (
+        (27, "[25, 50]", "[25, 20]"),
+        "plan.yaml:27:19: stages[1].weights[1]: weights must rise across the plan: 20 follows 25",
+    ),
+    "duplicate stage": (
+        (30, "name: full", "name: pilot"),
+        "plan.yaml:30:11: stages[2].name: duplicate stage name 'pilot'",
+    ),
+    "unknown gate": (
+        (29, "[error-rate]", "[latency]"),
+        "plan.yaml:29:13: stages[1].gates[0]: unknown gate 'latency'",
+    ),
+    "missing prompt": (
+        (7, "prompts/v1.md", "prompts/gone.md"),
+        "plan.yaml:7:13: variants.baseline.prompt: prompt file not found",
+    ),
+    "unknown key": (
+        (28, "bake: 1m", "bakee: 1m"),
+        "plan.yaml:28:5: stages[1].bakee: unknown key 'bakee' (did you mean 'bake'?)",
+    ),
+    "undefined variable": (
+        (6, "model: gpt-4o", "model: {{ baseline_model }}"),
+        "plan.yaml:6:12: variants.baseline.model: undefined template variable 'baseline_model'",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_plans_exit_2_with_line_and_field_and_write_nothing(work: Path, capsys: pytest.CaptureFixture[str], case: str) -> None:
+def test_bad_plans_exit_2_with_line_and_field_and_write_nothing(
+    work: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
     (n, old, new), expected = BAD[case]
     (work / "plan.yaml").write_text(with_line(n, old, new))
     before = tree(work)
@@ -65,7 +88,9 @@ def test_good_plan_prints_one_ok_line(work: Path, capsys: pytest.CaptureFixture[
     assert not (work / ".rollout").exists()
 
 
-def test_many_files_one_line_each_and_exit_2_if_any_bad(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_many_files_one_line_each_and_exit_2_if_any_bad(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (work / "a.yaml").write_text(BASE)
     (work / "b.yaml").write_text(with_line(24, "weight: 5", "weight: 0"))
     (work / "c.yaml").write_text(BASE.replace("name: demo", "name: other"))
@@ -89,7 +114,9 @@ def test_json_output(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (p["line"], p["column"], p["field"]) == (27, 19, "stages[1].weights[1]")
 
 
-def test_vars_and_var_files_reach_the_template(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_vars_and_var_files_reach_the_template(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (work / "plan.yaml").write_text(with_line(3, "name: demo", "name: {{ app }}-{{ team }}"))
     (work / "vars.yaml").write_text("team: ml\n")
     assert main(["validate", "plan.yaml", "--var", "app=bot", "--var-file", "vars.yaml"]) == 0
@@ -111,10 +138,18 @@ def test_real_process_exit_codes_and_no_traceback(work: Path) -> None:
     env.pop("ROLLOUT_STATE", None)
     script = ROOT / ".venv" / "bin" / "rollout"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "rollout"]
-    bad = subprocess.run([*cmd, "validate", "bad.yaml"], capture_output=True, text=True, env=env, timeout=60)
+    bad = subprocess.run(
+        [*cmd, "validate", "bad.yaml"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert bad.returncode == 2
     assert "bad.yaml:26:11: stages[1].name: duplicate stage name 'pilot'" in bad.stdout
     assert "Traceback" not in bad.stdout + bad.stderr
-    good = subprocess.run([sys.executable, "-m", "rollout", "validate", "good.yaml"], capture_output=True, text=True, env=env, timeout=60)
+    good = subprocess.run(
+        [sys.executable, "-m", "rollout", "validate", "good.yaml"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert good.returncode == 0 and good.stdout.startswith("ok  good.yaml (10 steps, hash ")
     assert not (work / ".rollout").exists()

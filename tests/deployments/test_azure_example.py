@@ -11,12 +11,17 @@ import httpx
 from rollout import registry
 from rollout.clock import FakeClock
 from rollout.load import load
-from rollout.model import Weights
+from rollout.records import Weights
 from tests.deployments.test_azure_openai import Q4O, Q41, RecordingTransport
 from tests.fakes.arm import FakeArm, FakeCredential, sdk_session
 
 PLAN = Path(__file__).parents[2] / "examples" / "azure" / "plan.yaml"
-ENV = {"AZURE_SUBSCRIPTION_ID": "sub-1", "AZURE_RESOURCE_GROUP": "rg", "AOAI_ACCOUNT": "aoai-prod", "APIM_SERVICE": "apim-llm"}
+ENV = {
+    "AZURE_SUBSCRIPTION_ID": "sub-1",
+    "AZURE_RESOURCE_GROUP": "rg",
+    "AOAI_ACCOUNT": "aoai-prod",
+    "APIM_SERVICE": "apim-llm",
+}
 
 
 def test_example_plan_runs_on_the_fake_arm() -> None:
@@ -31,15 +36,23 @@ def test_example_plan_runs_on_the_fake_arm() -> None:
     arm.add_pool("apim-llm", "aoai-pool", {"aoai-gpt4o": 100, "aoai-gpt41": 0})
     clock = FakeClock()
     ctx = registry.BuildContext(
-        plan_dir=PLAN.parent, variants={v: loaded.spec.variants.model_dump()[v] for v in ("baseline", "candidate")},
+        plan_dir=PLAN.parent,
+        variants={v: loaded.spec.variants.model_dump()[v] for v in ("baseline", "candidate")},
         plan_name=loaded.spec.name,
-        extra={"azure_credential": FakeCredential(), "http_transport": httpx.MockTransport(arm.httpx_handler),
-               "sleep": lambda s: None, "azure_transport": RecordingTransport(sdk_session(arm), []),
-               "azure_sdk_options": {"polling_interval": 0, "retry_backoff_factor": 0}, "clock": clock},
+        extra={
+            "azure_credential": FakeCredential(),
+            "http_transport": httpx.MockTransport(arm.httpx_handler),
+            "sleep": lambda s: None,
+            "azure_transport": RecordingTransport(sdk_session(arm), []),
+            "azure_sdk_options": {"polling_interval": 0, "retry_backoff_factor": 0},
+            "clock": clock,
+        },
     )
     spec: Any = loaded.spec
     router = registry.build("router", {"type": spec.router.type, **spec.router.options()}, ctx)
-    dm = registry.build("deployments", {"type": spec.deployments.type, **spec.deployments.options()}, ctx)
+    dm = registry.build(
+        "deployments", {"type": spec.deployments.type, **spec.deployments.options()}, ctx
+    )
 
     weights = [s.weight for s in loaded.plan.steps if s.kind == "set_weight"]
     assert weights == [5, 25, 50, 100]
@@ -50,7 +63,12 @@ def test_example_plan_runs_on_the_fake_arm() -> None:
         dm.before_shift(Weights.of(w))
         router.set_weights(Weights.of(w))
         assert router.get_weights() == Weights.of(w)
-        seen.append((arm.deployments["gpt4o-support"]["sku"]["capacity"], arm.deployments["gpt41-support"]["sku"]["capacity"]))
+        seen.append(
+            (
+                arm.deployments["gpt4o-support"]["sku"]["capacity"],
+                arm.deployments["gpt41-support"]["sku"]["capacity"],
+            )
+        )
     assert seen == [(48, 5), (38, 13), (25, 25), (5, 50)]
     assert arm.pool_weights("apim-llm", "aoai-pool") == {"aoai-gpt4o": 0, "aoai-gpt41": 100}
     # After promote: the old baseline is kept 24 h, then deleted.

@@ -36,23 +36,45 @@ class DemoService:
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.log = workdir / f"demo-{self.port}.log"
-        cmd = [sys.executable, str(EXAMPLE / "demo_service.py"), "--routes", str(routes), "--port", str(self.port),
-               "--seed", "7", *args]
+        cmd = [
+            sys.executable,
+            str(EXAMPLE / "demo_service.py"),
+            "--routes",
+            str(routes),
+            "--port",
+            str(self.port),
+            "--seed",
+            "7",
+            *args,
+        ]
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=workdir, env=env(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=workdir,
+                env=env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"demo service exited with {self.proc.returncode}: {self.log.read_text()}")
+                raise RuntimeError(
+                    f"demo service exited with {self.proc.returncode}: {self.log.read_text()}"
+                )
             try:
-                if "llm_requests_total" in httpx.get(f"http://{self.target}/metrics", timeout=2).text:
+                if (
+                    "llm_requests_total"
+                    in httpx.get(f"http://{self.target}/metrics", timeout=2).text
+                ):
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"demo service did not serve /metrics within 60s: {self.log.read_text()}")
+        raise RuntimeError(
+            f"demo service did not serve /metrics within 60s: {self.log.read_text()}"
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -74,8 +96,17 @@ class Demo:
 
     def rollout(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         """`python -m rollout ARGS --var prometheus_url=...` in the demo directory."""
-        cmd = [sys.executable, "-m", "rollout", *args, "--var", f"prometheus_url={self.prometheus.url}"]
-        return subprocess.run(cmd, cwd=self.workdir, env=env(), capture_output=True, text=True, timeout=timeout)
+        cmd = [
+            sys.executable,
+            "-m",
+            "rollout",
+            *args,
+            "--var",
+            f"prometheus_url={self.prometheus.url}",
+        ]
+        return subprocess.run(
+            cmd, cwd=self.workdir, env=env(), capture_output=True, text=True, timeout=timeout
+        )
 
 
 def _require_runtime() -> None:

@@ -48,8 +48,15 @@ def write_plan(tmp: Path, bake: str) -> Path:
 
 def rollout(tmp: Path, *args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "ROLLOUT_STATE": f"sqlite:///{tmp / 'state.db'}", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "rollout", *args], cwd=tmp, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rollout", *args],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def run_cli(tmp: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -95,7 +102,9 @@ def test_abort_from_a_second_process_stops_apply_and_restores_the_baseline(tmp_p
     assert apply.returncode == 4, err
     assert candidate_weight(tmp_path) == 0
     assert "aborted" in out
-    aborts = [e for e in history(tmp_path) if e["kind"] == "phase" and e["data"].get("phase") == "aborted"]
+    aborts = [
+        e for e in history(tmp_path) if e["kind"] == "phase" and e["data"].get("phase") == "aborted"
+    ]
     assert aborts and aborts[0]["data"]["reason"] == "paged" and aborts[0]["actor"]
 
 
@@ -126,7 +135,11 @@ def test_kill_9_mid_bake_then_apply_resumes_at_the_same_step(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resuming proc-demo" in r.stdout
     assert candidate_weight(tmp_path) == 100
-    shifts = [e["data"]["weights"]["candidate"] for e in history(tmp_path) if e["kind"] == "weights" and "weights" in e["data"]]
+    shifts = [
+        e["data"]["weights"]["candidate"]
+        for e in history(tmp_path)
+        if e["kind"] == "weights" and "weights" in e["data"]
+    ]
     assert shifts == [5, 100]  # the pilot shift was not repeated
 
 
@@ -167,9 +180,19 @@ def test_ctrl_c_leaves_traffic_as_recorded_and_says_how_to_resume(tmp_path):
     assert st["phase"] == "progressing" and st["weights"]["candidate"] == 5
     # and the lease was released: a new apply takes over at once and resumes (then we abort it)
     log = tmp_path / "again.log"
-    env = {**os.environ, "ROLLOUT_STATE": f"sqlite:///{tmp_path / 'state.db'}", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "ROLLOUT_STATE": f"sqlite:///{tmp_path / 'state.db'}",
+        "PYTHONUNBUFFERED": "1",
+    }
     with log.open("w") as f:
-        again = subprocess.Popen([sys.executable, "-m", "rollout", "apply", str(plan)], cwd=tmp_path, env=env, stdout=f, stderr=subprocess.STDOUT)
+        again = subprocess.Popen(
+            [sys.executable, "-m", "rollout", "apply", str(plan)],
+            cwd=tmp_path,
+            env=env,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_for(lambda: "resuming proc-demo" in log.read_text())
         finally:

@@ -4,7 +4,7 @@ models, and API Management backends. Shapes follow shared/reference/azure-api-sh
 One core (`FakeArm.handle`) serves two front ends:
   * `FakeArm.adapter()`  - a requests BaseAdapter, so the REAL azure-mgmt-cognitiveservices SDK
     runs through it (RequestsTransport(session=...)), LRO polling and retries included;
-  * `FakeArm.httpx_handler` - for httpx.MockTransport (rollout.azure.client.AzureClient).
+  * `FakeArm.httpx_handler` - for httpx.MockTransport (rollout.azure.rest.AzureClient).
 
 It checks what real ARM would: a bearer token, the api-version each provider accepts, bodies
 against the schema (unknown/illegal fields rejected with ARM's error envelope), ETag/If-Match on
@@ -90,32 +90,71 @@ class FakeArm:
 
     # -- setup helpers ---------------------------------------------------------------------
     def account_path(self, account: str) -> str:
-        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}{CS}{account}"
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}{CS}{account}"
+        )
 
     def add_model(self, name: str, version: str, sku: str, usage_name: str) -> None:
-        self.models.append({"format": "OpenAI", "name": name, "version": version, "maxCapacity": 1000,
-                            "skus": [{"name": sku, "usageName": usage_name,
-                                      "capacity": {"default": 10, "minimum": 1, "maximum": 1000, "step": 1}}]})
+        self.models.append(
+            {
+                "format": "OpenAI",
+                "name": name,
+                "version": version,
+                "maxCapacity": 1000,
+                "skus": [
+                    {
+                        "name": sku,
+                        "usageName": usage_name,
+                        "capacity": {"default": 10, "minimum": 1, "maximum": 1000, "step": 1},
+                    }
+                ],
+            }
+        )
 
-    def add_deployment(self, account: str, name: str, model: str, version: str, sku: str = "GlobalStandard", capacity: int = 10) -> None:
+    def add_deployment(
+        self,
+        account: str,
+        name: str,
+        model: str,
+        version: str,
+        sku: str = "GlobalStandard",
+        capacity: int = 10,
+    ) -> None:
         self.deployments[name] = {
-            "id": f"{self.account_path(account)}/deployments/{name}", "name": name, "type": DEPLOYMENT_TYPE,
+            "id": f"{self.account_path(account)}/deployments/{name}",
+            "name": name,
+            "type": DEPLOYMENT_TYPE,
             "sku": {"name": sku, "capacity": capacity},
-            "properties": {"model": {"format": "OpenAI", "name": model, "version": version}, "provisioningState": "Succeeded"},
+            "properties": {
+                "model": {"format": "OpenAI", "name": model, "version": version},
+                "provisioningState": "Succeeded",
+            },
         }
 
     def backend_id(self, service: str, backend: str) -> str:
         return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}{APIM}{service}/backends/{backend}"
 
     def add_backend(self, service: str, backend: str, url: str) -> None:
-        self.backends[self.backend_id(service, backend)] = {"properties": {"type": "Single", "url": url, "protocol": "http"}}
+        self.backends[self.backend_id(service, backend)] = {
+            "properties": {"type": "Single", "url": url, "protocol": "http"}
+        }
         self.etags[self.backend_id(service, backend)] = 1
 
     def add_pool(self, service: str, pool: str, members: dict[str, int]) -> None:
-        services = [{"id": self.backend_id(service, m), "priority": 1, "weight": w} for m, w in members.items()]
+        services = [
+            {"id": self.backend_id(service, m), "priority": 1, "weight": w}
+            for m, w in members.items()
+        ]
         self.backends[self.backend_id(service, pool)] = {
-            "properties": {"title": None, "type": "Pool", "url": None, "protocol": None,
-                           "description": "LLM pool", "pool": {"services": services}}}
+            "properties": {
+                "title": None,
+                "type": "Pool",
+                "url": None,
+                "protocol": None,
+                "description": "LLM pool",
+                "pool": {"services": services},
+            }
+        }
         self.etags[self.backend_id(service, pool)] = 1
 
     def pool_weights(self, service: str, pool: str) -> dict[str, int]:
@@ -126,8 +165,18 @@ class FakeArm:
         """Someone else changed the backend: its ETag moves on, so a stale If-Match gets 412."""
         self.etags[self.backend_id(service, backend)] += 1
 
-    def inject(self, method: str, path_contains: str, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1) -> None:
-        self.injected.append(Injected(method, path_contains, status, body, dict(headers or {}), times))
+    def inject(
+        self,
+        method: str,
+        path_contains: str,
+        status: int,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        self.injected.append(
+            Injected(method, path_contains, status, body, dict(headers or {}), times)
+        )
 
     def usage(self, usage_name: str) -> float:
         total = 0.0
@@ -146,7 +195,9 @@ class FakeArm:
         return None
 
     # -- the server ------------------------------------------------------------------------
-    def handle(self, method: str, url: str, headers: dict[str, str], raw: bytes | None) -> tuple[int, dict[str, str], Any]:
+    def handle(
+        self, method: str, url: str, headers: dict[str, str], raw: bytes | None
+    ) -> tuple[int, dict[str, str], Any]:
         u = urlparse(url)
         q = {k: v[0] for k, v in parse_qs(u.query).items()}
         h = {k.lower(): v for k, v in headers.items()}
@@ -165,28 +216,58 @@ class FakeArm:
         status, hdrs, out = self._route(method, u.path, q, h, body)
         return status, {**rid, **hdrs}, out
 
-    def _route(self, method: str, path: str, q: dict[str, str], h: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+    def _route(
+        self, method: str, path: str, q: dict[str, str], h: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
         if path.startswith("/fake/operations/"):
             return self._op_status(path.rsplit("/", 1)[1])
         if APIM in path:
             if q.get("api-version") != APIM_API:
-                return 400, {}, arm_error("InvalidApiVersionParameter", f"api-version {q.get('api-version')!r} not supported")
+                return (
+                    400,
+                    {},
+                    arm_error(
+                        "InvalidApiVersionParameter",
+                        f"api-version {q.get('api-version')!r} not supported",
+                    ),
+                )
             return self._apim(method, path, h, body)
         if CS in path:
             if q.get("api-version") != COGNITIVE_API:
-                return 400, {}, arm_error("InvalidApiVersionParameter", f"api-version {q.get('api-version')!r} not supported")
+                return (
+                    400,
+                    {},
+                    arm_error(
+                        "InvalidApiVersionParameter",
+                        f"api-version {q.get('api-version')!r} not supported",
+                    ),
+                )
             return self._cognitive(method, path, q, body)
         return 404, {}, arm_error("InvalidResourceType", f"no route for {path}")
 
     # Cognitive Services ------------------------------------------------------------------
-    def _cognitive(self, method: str, path: str, q: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+    def _cognitive(
+        self, method: str, path: str, q: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
         account_path = path.split("/deployments")[0].split("/usages")[0].split("/models")[0]
         if path.endswith("/usages") and method == "GET":
             names = {s["usageName"] for m in self.models for s in m["skus"]}
-            return 200, {}, {"value": [
-                {"name": {"value": n, "localizedValue": n}, "currentValue": self.usage(n),
-                 "limit": self.quota.get(n, 0.0), "unit": "Count", "status": "Included"}
-                for n in sorted(names)]}
+            return (
+                200,
+                {},
+                {
+                    "value": [
+                        {
+                            "name": {"value": n, "localizedValue": n},
+                            "currentValue": self.usage(n),
+                            "limit": self.quota.get(n, 0.0),
+                            "unit": "Count",
+                            "status": "Included",
+                        }
+                        for n in sorted(names)
+                    ]
+                },
+            )
         if path.endswith("/models") and method == "GET":
             return 200, {}, {"value": self.models}
         if "/deployments/" not in path:
@@ -203,37 +284,75 @@ class FakeArm:
             problem = _check_deployment(body)
             if problem:
                 return 400, {}, arm_error("InvalidRequestContent", problem)
-            new = {"id": f"{account_path}/deployments/{name}", "name": name, "type": DEPLOYMENT_TYPE,
-                   "sku": body["sku"], "properties": {**body["properties"], "provisioningState": "Accepted"}}
+            new = {
+                "id": f"{account_path}/deployments/{name}",
+                "name": name,
+                "type": DEPLOYMENT_TYPE,
+                "sku": body["sku"],
+                "properties": {**body["properties"], "provisioningState": "Accepted"},
+            }
             if self.lro_error is not None:
                 op = self._new_op(name, "Failed", None)
             else:
                 self.deployments[name] = new
                 op = self._new_op(name, "Succeeded", name)
-            return 201, {"Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}", "Retry-After": "0"}, new
+            return (
+                201,
+                {
+                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}",
+                    "Retry-After": "0",
+                },
+                new,
+            )
         if method == "PATCH":
             if dep is None:
                 return 404, {}, arm_error("DeploymentNotFound", f"Deployment '{name}' not found.")
             extra = set(body or {}) - {"sku", "tags"}
             if extra or not body:
-                return 400, {}, arm_error("InvalidRequestContent", f"PATCH takes only sku and tags, got {sorted(extra)}")
+                return (
+                    400,
+                    {},
+                    arm_error(
+                        "InvalidRequestContent",
+                        f"PATCH takes only sku and tags, got {sorted(extra)}",
+                    ),
+                )
             if "sku" in body:
                 dep["sku"] = {**dep["sku"], **body["sku"]}
             if "tags" in body:
                 dep["tags"] = body["tags"]
             op = self._new_op(name, "Succeeded", None)
-            return 202, {"Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}", "Retry-After": "0"}, None
+            return (
+                202,
+                {
+                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}",
+                    "Retry-After": "0",
+                },
+                None,
+            )
         if method == "DELETE":
             if dep is None:
                 return 204, {}, None
             del self.deployments[name]
             op = self._new_op(name, "Succeeded", None)
-            return 202, {"Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}", "Retry-After": "0"}, None
+            return (
+                202,
+                {
+                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}",
+                    "Retry-After": "0",
+                },
+                None,
+            )
         return 405, {}, arm_error("MethodNotAllowed", method)
 
     def _new_op(self, name: str, outcome: str, resource: str | None) -> str:
         op = str(len(self._ops) + 1)
-        self._ops[op] = {"polls": 0, "outcome": outcome, "error": self.lro_error, "resource": resource}
+        self._ops[op] = {
+            "polls": 0,
+            "outcome": outcome,
+            "error": self.lro_error,
+            "resource": resource,
+        }
         self.lro_error = None
         return op
 
@@ -250,7 +369,9 @@ class FakeArm:
         return 200, {}, {**base, "status": "Succeeded"}
 
     # API Management ----------------------------------------------------------------------
-    def _apim(self, method: str, path: str, h: dict[str, str], body: Any) -> tuple[int, dict[str, str], Any]:
+    def _apim(
+        self, method: str, path: str, h: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
         key = next((k for k in self.backends if k.lower() == path.lower()), path)
         cur = self.backends.get(key)
         if method == "GET":
@@ -261,20 +382,39 @@ class FakeArm:
             if cur is not None:
                 if_match = h.get("if-match")
                 if if_match is None:
-                    return 400, {}, arm_error("ValidationError", "If-Match header is required when updating")
+                    return (
+                        400,
+                        {},
+                        arm_error("ValidationError", "If-Match header is required when updating"),
+                    )
                 if if_match != "*" and if_match != f'"{self.etags[key]}"':
-                    return 412, {}, arm_error("PreconditionFailed", "The entity's ETag does not match the If-Match header.")
+                    return (
+                        412,
+                        {},
+                        arm_error(
+                            "PreconditionFailed",
+                            "The entity's ETag does not match the If-Match header.",
+                        ),
+                    )
             problem = self._check_backend(body)
             if problem:
                 return 400, {}, arm_error("ValidationError", problem)
             self.backends[key] = {"properties": body["properties"]}
             self.etags[key] = self.etags.get(key, 0) + 1
-            return (200 if cur is not None else 201), {"ETag": f'"{self.etags[key]}"'}, self._backend_body(key)
+            return (
+                (200 if cur is not None else 201),
+                {"ETag": f'"{self.etags[key]}"'},
+                self._backend_body(key),
+            )
         return 405, {}, arm_error("MethodNotAllowed", method)
 
     def _backend_body(self, key: str) -> dict[str, Any]:
-        return {"id": key, "type": "Microsoft.ApiManagement/service/backends", "name": key.rsplit("/", 1)[1],
-                "properties": json.loads(json.dumps(self.backends[key]["properties"]))}
+        return {
+            "id": key,
+            "type": "Microsoft.ApiManagement/service/backends",
+            "name": key.rsplit("/", 1)[1],
+            "properties": json.loads(json.dumps(self.backends[key]["properties"])),
+        }
 
     def _check_backend(self, body: Any) -> str | None:
         if not isinstance(body, dict) or set(body) - {"properties"}:
@@ -288,7 +428,10 @@ class FakeArm:
         for s in services:
             if set(s) - {"id", "weight", "priority"}:
                 return f"unknown BackendPoolItem fields {sorted(set(s) - {'id', 'weight', 'priority'})}"
-            member = next((v for k, v in self.backends.items() if k.lower() == str(s.get("id", "")).lower()), None)
+            member = next(
+                (v for k, v in self.backends.items() if k.lower() == str(s.get("id", "")).lower()),
+                None,
+            )
             if member is None or member["properties"].get("type") != "Single":
                 return f"pool member {s.get('id')!r} is not an existing Single backend"
             for f in ("weight", "priority"):
@@ -301,8 +444,14 @@ class FakeArm:
     def httpx_handler(self, request: Any) -> Any:
         import httpx
 
-        status, headers, out = self.handle(request.method, str(request.url), dict(request.headers), request.content)
-        return httpx.Response(status, headers=headers, json=out) if out is not None else httpx.Response(status, headers=headers)
+        status, headers, out = self.handle(
+            request.method, str(request.url), dict(request.headers), request.content
+        )
+        return (
+            httpx.Response(status, headers=headers, json=out)
+            if out is not None
+            else httpx.Response(status, headers=headers)
+        )
 
     def adapter(self) -> Any:
         return _adapter(self)
@@ -331,7 +480,9 @@ def _make_adapter_class() -> type:
 
         def send(self, request: Any, **kw: Any) -> Any:
             raw = request.body.encode() if isinstance(request.body, str) else request.body
-            status, headers, out = self.arm.handle(request.method, request.url, dict(request.headers), raw)
+            status, headers, out = self.arm.handle(
+                request.method, request.url, dict(request.headers), raw
+            )
             data = b"" if out is None else json.dumps(out).encode()
             h = dict(headers)
             if out is not None:
@@ -340,7 +491,9 @@ def _make_adapter_class() -> type:
             # azure-core streams from .raw and sets raw.enforce_content_length: needs a real one.
             resp = requests.Response()
             resp.status_code, resp.request, resp.url = status, request, request.url
-            resp.raw = urllib3.HTTPResponse(body=io.BytesIO(data), headers=h, status=status, preload_content=False)
+            resp.raw = urllib3.HTTPResponse(
+                body=io.BytesIO(data), headers=h, status=status, preload_content=False
+            )
             resp.headers = requests.structures.CaseInsensitiveDict(h)
             return resp
 

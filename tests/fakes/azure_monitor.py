@@ -27,11 +27,50 @@ AGGS = ("average", "minimum", "maximum", "total", "count")
 
 # name -> (unit, localized name, dimensions); from the reference's §2.3 table.
 METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "AzureOpenAIRequests": ("Count", "Azure OpenAI Requests", ("ApiName", "OperationName", "Region", "StreamType", "ModelDeploymentName", "ModelName", "ModelVersion", "StatusCode", "IsSpillover")),
-    "AzureOpenAITimeToResponse": ("MilliSeconds", "Time to Response", ("ApiName", "OperationName", "Region", "StreamType", "ModelDeploymentName", "ModelName", "ModelVersion", "StatusCode")),
-    "AzureOpenAITTLTInMS": ("MilliSeconds", "Time to Last Byte", ("Region", "ModelDeploymentName", "ModelName", "ModelVersion")),
-    "ProcessedPromptTokens": ("Count", "Processed Prompt Tokens", ("ApiName", "ModelDeploymentName", "FeatureName", "UsageChannel", "Region", "ModelVersion")),
-    "GeneratedTokens": ("Count", "Generated Completion Tokens", ("ApiName", "ModelDeploymentName", "FeatureName", "UsageChannel", "Region", "ModelVersion")),
+    "AzureOpenAIRequests": (
+        "Count",
+        "Azure OpenAI Requests",
+        (
+            "ApiName",
+            "OperationName",
+            "Region",
+            "StreamType",
+            "ModelDeploymentName",
+            "ModelName",
+            "ModelVersion",
+            "StatusCode",
+            "IsSpillover",
+        ),
+    ),
+    "AzureOpenAITimeToResponse": (
+        "MilliSeconds",
+        "Time to Response",
+        (
+            "ApiName",
+            "OperationName",
+            "Region",
+            "StreamType",
+            "ModelDeploymentName",
+            "ModelName",
+            "ModelVersion",
+            "StatusCode",
+        ),
+    ),
+    "AzureOpenAITTLTInMS": (
+        "MilliSeconds",
+        "Time to Last Byte",
+        ("Region", "ModelDeploymentName", "ModelName", "ModelVersion"),
+    ),
+    "ProcessedPromptTokens": (
+        "Count",
+        "Processed Prompt Tokens",
+        ("ApiName", "ModelDeploymentName", "FeatureName", "UsageChannel", "Region", "ModelVersion"),
+    ),
+    "GeneratedTokens": (
+        "Count",
+        "Generated Completion Tokens",
+        ("ApiName", "ModelDeploymentName", "FeatureName", "UsageChannel", "Region", "ModelVersion"),
+    ),
 }
 
 
@@ -59,18 +98,39 @@ class FakeAzureMonitor:
     _ids: int = 0
 
     # --- arranging -------------------------------------------------------------------------
-    def add(self, metric: str, at: datetime, value: float = 1.0, *, n: int = 1, **dims: str) -> None:
+    def add(
+        self, metric: str, at: datetime, value: float = 1.0, *, n: int = 1, **dims: str
+    ) -> None:
         self.samples.append(Sample(metric, at, value, n, {k: str(v) for k, v in dims.items()}))
 
     def add_requests(self, deployment: str, status: int | str, n: int, at: datetime) -> None:
-        self.add("AzureOpenAIRequests", at, 1.0, n=n, ModelDeploymentName=deployment, StatusCode=str(status))
+        self.add(
+            "AzureOpenAIRequests",
+            at,
+            1.0,
+            n=n,
+            ModelDeploymentName=deployment,
+            StatusCode=str(status),
+        )
 
-    def fail_metric(self, metric: str, code: str = "InvalidSamplingType", message: str = "Sampling type is not found.") -> None:
+    def fail_metric(
+        self,
+        metric: str,
+        code: str = "InvalidSamplingType",
+        message: str = "Sampling type is not found.",
+    ) -> None:
         self.metric_errors[metric.lower()] = (code, message)
 
     def throttle(self, times: int = 1, retry_after: str = "7") -> None:
         for _ in range(times):
-            self.queued.append(_error(429, "TooManyRequests", "Rate limit exceeded; retry later.", {"Retry-After": retry_after}))
+            self.queued.append(
+                _error(
+                    429,
+                    "TooManyRequests",
+                    "Rate limit exceeded; retry later.",
+                    {"Retry-After": retry_after},
+                )
+            )
 
     def respond_next(self, response: httpx.Response) -> None:
         self.queued.append(response)
@@ -90,15 +150,29 @@ class FakeAzureMonitor:
 
     def _serve(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("authorization") != f"Bearer {self.token}":
-            return _error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing or invalid.")
+            return _error(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing or invalid.",
+            )
         p = _params(request)
         if "api-version" not in p:
-            return _error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+            return _error(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
         if p["api-version"] != API_VERSION:
-            return _error(400, "InvalidApiVersionParameter", f"The api-version '{p['api-version']}' is invalid. The supported versions are '{API_VERSION}'.")
+            return _error(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{p['api-version']}' is invalid. The supported versions are '{API_VERSION}'.",
+            )
         want = f"/{self.resource_id.strip('/')}/providers/Microsoft.Insights/metrics".lower()
         if request.method != "GET" or request.url.path.lower() != want:
-            return _error(404, "ResourceNotFound", f"The resource '{request.url.path}' was not found.")
+            return _error(
+                404, "ResourceNotFound", f"The resource '{request.url.path}' was not found."
+            )
         if self.queued:
             return self.queued.pop(0)
         try:
@@ -112,7 +186,9 @@ class FakeAzureMonitor:
             start_s, end_s = p["timespan"].split("/")
             start, end = _when(start_s), _when(end_s)
         except (KeyError, ValueError) as exc:
-            raise _BadRequest(f"Invalid timespan {p.get('timespan')!r}; expected 'start/end' in ISO-8601") from exc
+            raise _BadRequest(
+                f"Invalid timespan {p.get('timespan')!r}; expected 'start/end' in ISO-8601"
+            ) from exc
         aggs = [a.strip().lower() for a in p.get("aggregation", "average").split(",")]
         if any(a not in AGGS for a in aggs):
             raise _BadRequest(f"Invalid aggregation {p['aggregation']!r}")
@@ -127,11 +203,15 @@ class FakeAzureMonitor:
         for name in names:
             known = next((k for k in METRICS if k.lower() == name.lower()), None)
             if known is None:
-                raise _BadRequest(f"Failed to find metric configuration for provider: Microsoft.CognitiveServices, resource Type: accounts, metric: {name}, Valid metrics: {', '.join(METRICS)}")
+                raise _BadRequest(
+                    f"Failed to find metric configuration for provider: Microsoft.CognitiveServices, resource Type: accounts, metric: {name}, Valid metrics: {', '.join(METRICS)}"
+                )
             unit, localized, dims = METRICS[known]
             unknown = [d for d, _ in clauses if d.lower() not in {x.lower() for x in dims}]
             if unknown:
-                raise _BadRequest(f"Metric: {known} does not support requested dimension combination: {', '.join(unknown)}")
+                raise _BadRequest(
+                    f"Metric: {known} does not support requested dimension combination: {', '.join(unknown)}"
+                )
             entry: dict[str, Any] = {
                 "id": f"/{self.resource_id.strip('/')}/providers/Microsoft.Insights/metrics/{known}",
                 "type": "Microsoft.Insights/metrics",
@@ -142,15 +222,38 @@ class FakeAzureMonitor:
                 code, message = self.metric_errors[known.lower()]
                 entry.update(timeseries=[], errorMessage=message, errorCode=code)
             else:
-                entry.update(timeseries=self._series(known, start, end, step, aggs, clauses, top if clauses else None), errorCode="Success")
+                entry.update(
+                    timeseries=self._series(
+                        known, start, end, step, aggs, clauses, top if clauses else None
+                    ),
+                    errorCode="Success",
+                )
             value.append(entry)
-        return {"cost": 0, "timespan": p["timespan"], "interval": interval, "value": value,
-                "namespace": "microsoft.cognitiveservices/accounts", "resourceregion": self.region}
+        return {
+            "cost": 0,
+            "timespan": p["timespan"],
+            "interval": interval,
+            "value": value,
+            "namespace": "microsoft.cognitiveservices/accounts",
+            "resourceregion": self.region,
+        }
 
-    def _series(self, metric: str, start: datetime, end: datetime, step: timedelta | None,
-                aggs: list[str], clauses: list[tuple[str, set[str] | None]], top: int | None) -> list[dict[str, Any]]:
+    def _series(
+        self,
+        metric: str,
+        start: datetime,
+        end: datetime,
+        step: timedelta | None,
+        aggs: list[str],
+        clauses: list[tuple[str, set[str] | None]],
+        top: int | None,
+    ) -> list[dict[str, Any]]:
         first = start if step is None else _floor(start, step)
-        buckets = [first] if step is None else [first + i * step for i in range(int((end - first) / step + 0.999999))]
+        buckets = (
+            [first]
+            if step is None
+            else [first + i * step for i in range(int((end - first) / step + 0.999999))]
+        )
         size = (end - first) if step is None else step
         groups: dict[tuple[tuple[str, str], ...], list[Sample]] = {}
         for s in self.samples:
@@ -177,8 +280,13 @@ class FakeAzureMonitor:
                 if inside:
                     total = sum(s.value * s.n for s in inside)
                     count = sum(s.n for s in inside)
-                    full = {"total": total, "count": float(count), "average": total / count,
-                            "minimum": min(s.value for s in inside), "maximum": max(s.value for s in inside)}
+                    full = {
+                        "total": total,
+                        "count": float(count),
+                        "average": total / count,
+                        "minimum": min(s.value for s in inside),
+                        "maximum": max(s.value for s in inside),
+                    }
                     point.update({a: full[a] for a in AGGS if a in aggs})
                 data.append(point)
             md = [{"name": {"value": d, "localizedValue": d}, "value": v} for d, v in key]
@@ -191,7 +299,9 @@ class _BadRequest(Exception):
     pass
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     return httpx.Response(status, headers=headers, content=body)
 
@@ -223,7 +333,9 @@ def _floor(t: datetime, step: timedelta) -> datetime:
     return epoch + ((t - epoch) // step) * step
 
 
-_COND = re.compile(r"\s*\(?\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*\)?\s*(?:(and|or)\b|$)", re.IGNORECASE)
+_COND = re.compile(
+    r"\s*\(?\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*\)?\s*(?:(and|or)\b|$)", re.IGNORECASE
+)
 
 
 def _parse_filter(text: str) -> list[tuple[str, set[str] | None]]:

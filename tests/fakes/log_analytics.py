@@ -43,18 +43,33 @@ class FakeLogAnalytics:
     cells_as_strings: bool = False  # encode long/real/bool cells as the spec examples do ("1.286")
     answers: list[Answer] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
-    bodies: list[dict[str, Any]] = field(default_factory=list)  # {"query", "timespan", ...} as received
+    bodies: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # {"query", "timespan", ...} as received
     queued: list[httpx.Response] = field(default_factory=list)
 
-    def on(self, match: str | Callable[[str], bool], columns: list[tuple[str, str]], rows: list[list[Any]],
-           *, error: dict[str, Any] | None = None) -> None:
+    def on(
+        self,
+        match: str | Callable[[str], bool],
+        columns: list[tuple[str, str]],
+        rows: list[list[Any]],
+        *,
+        error: dict[str, Any] | None = None,
+    ) -> None:
         """Answer queries containing `match` (or for which it returns true); the last added wins."""
         pred = match if callable(match) else (lambda q, s=match: s in q)
         self.answers.insert(0, Answer(pred, columns, rows, error))
 
     def throttle(self, times: int = 1, retry_after: str = "3") -> None:
         for _ in range(times):
-            self.queued.append(_error(429, "TooManyRequests", "Too many requests; retry later.", {"Retry-After": retry_after}))
+            self.queued.append(
+                _error(
+                    429,
+                    "TooManyRequests",
+                    "Too many requests; retry later.",
+                    {"Retry-After": retry_after},
+                )
+            )
 
     def respond_next(self, response: httpx.Response) -> None:
         self.queued.append(response)
@@ -69,15 +84,23 @@ class FakeLogAnalytics:
         if request.url.host != self.host:
             return _error(404, "PathNotFoundError", f"unknown host {request.url.host}")
         if request.headers.get("authorization") != f"Bearer {self.token}":
-            return _error(401, "AuthorizationRequiredError", "Valid authentication was not provided")
+            return _error(
+                401, "AuthorizationRequiredError", "Valid authentication was not provided"
+            )
         m = re.fullmatch(r"/v1/workspaces/([^/]+)/query", request.url.path)
         if not m:
-            return _error(404, "PathNotFoundError", f"The requested path does not exist: {request.url.path}")
+            return _error(
+                404, "PathNotFoundError", f"The requested path does not exist: {request.url.path}"
+            )
         if m.group(1) != self.workspace_id:
-            return _error(404, "WorkspaceNotFoundError", f"The workspace could not be found: {m.group(1)}")
+            return _error(
+                404, "WorkspaceNotFoundError", f"The workspace could not be found: {m.group(1)}"
+            )
         if request.method == "POST":
             if not request.headers.get("content-type", "").startswith("application/json"):
-                return _error(415, "UnsupportedMediaTypeError", "Content-Type must be application/json")
+                return _error(
+                    415, "UnsupportedMediaTypeError", "Content-Type must be application/json"
+                )
             try:
                 body = json.loads(request.content)
             except ValueError:
@@ -87,8 +110,17 @@ class FakeLogAnalytics:
         else:
             return _error(405, "MethodNotAllowed", request.method)
         self.bodies.append(body)
-        if not isinstance(body, dict) or not isinstance(body.get("query"), str) or not body["query"].strip():
-            return _error(400, "BadArgumentError", "The request had some invalid properties", inner=("QueryValidationError", "query is required"))
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("query"), str)
+            or not body["query"].strip()
+        ):
+            return _error(
+                400,
+                "BadArgumentError",
+                "The request had some invalid properties",
+                inner=("QueryValidationError", "query is required"),
+            )
         if "timespan" in body and not _timespan_ok(body["timespan"]):
             return _error(400, "BadArgumentError", f"Invalid timespan {body['timespan']!r}")
         if self.queued:
@@ -99,36 +131,78 @@ class FakeLogAnalytics:
         p = _PRINT.match(query)
         if p:
             kind = "real" if "." in p.group(2) else "long"
-            ans = Answer(lambda _q: True, [(p.group(1), kind)], [[float(p.group(2)) if kind == "real" else int(p.group(2))]])
+            ans = Answer(
+                lambda _q: True,
+                [(p.group(1), kind)],
+                [[float(p.group(2)) if kind == "real" else int(p.group(2))]],
+            )
         else:
             found = next((a for a in self.answers if a.match(query)), None)
             if found is None:
-                return _error(400, "BadArgumentError", "The request had some invalid properties",
-                              inner=("SemanticError", "A semantic error occurred.", "SEM0100", f"'{query[:40]}': Failed to resolve table or column expression"))
+                return _error(
+                    400,
+                    "BadArgumentError",
+                    "The request had some invalid properties",
+                    inner=(
+                        "SemanticError",
+                        "A semantic error occurred.",
+                        "SEM0100",
+                        f"'{query[:40]}': Failed to resolve table or column expression",
+                    ),
+                )
             ans = found
-        table = {"name": "PrimaryResult",
-                 "columns": [{"name": n, "type": t} for n, t in ans.columns],
-                 "rows": [[self._cell(c, t) for c, (_, t) in zip(row, ans.columns, strict=False)] for row in ans.rows]}
+        table = {
+            "name": "PrimaryResult",
+            "columns": [{"name": n, "type": t} for n, t in ans.columns],
+            "rows": [
+                [self._cell(c, t) for c, (_, t) in zip(row, ans.columns, strict=False)]
+                for row in ans.rows
+            ],
+        }
         body: dict[str, Any] = {"tables": [table]}
         if ans.error is not None:
             body["error"] = ans.error
         return httpx.Response(200, json=body)
 
     def _cell(self, value: Any, ctype: str) -> Any:
-        if self.cells_as_strings and value is not None and ctype in ("int", "long", "real", "decimal", "bool"):
+        if (
+            self.cells_as_strings
+            and value is not None
+            and ctype in ("int", "long", "real", "decimal", "bool")
+        ):
             return str(value).lower() if isinstance(value, bool) else str(value)
         return value
 
 
-def partial_error(message: str = "Query result set has exceeded the internal record count limit") -> dict[str, Any]:
+def partial_error(
+    message: str = "Query result set has exceeded the internal record count limit",
+) -> dict[str, Any]:
     """The `error` a partial result carries (QueryResults.error: ErrorInfo)."""
-    return {"code": "PartialError", "message": "There were some errors when processing your query.",
-            "details": [{"code": "EngineError", "message": "Something went wrong processing your query on the server.",
-                         "innererror": {"code": "-2133196800", "message": message, "severity": 2, "severityName": "Error"}}]}
+    return {
+        "code": "PartialError",
+        "message": "There were some errors when processing your query.",
+        "details": [
+            {
+                "code": "EngineError",
+                "message": "Something went wrong processing your query on the server.",
+                "innererror": {
+                    "code": "-2133196800",
+                    "message": message,
+                    "severity": 2,
+                    "severityName": "Error",
+                },
+            }
+        ],
+    }
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-           inner: tuple[str, ...] | None = None) -> httpx.Response:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    inner: tuple[str, ...] | None = None,
+) -> httpx.Response:
     err: dict[str, Any] = {"code": code, "message": message}
     if inner:
         err["innererror"] = {"code": inner[0], "message": inner[1]}

@@ -23,10 +23,26 @@ def mean(**bounds: Any) -> Gate:
 
 
 def ptick(eB: int, nB: int, eA: int, nA: int, weight: int = 5, stage: str = "pilot") -> Tick:
-    return Tick(at=AT, stage=stage, weight=weight, readings={"candidate": {"events": eB, "total": nB}, "baseline": {"events": eA, "total": nA}})
+    return Tick(
+        at=AT,
+        stage=stage,
+        weight=weight,
+        readings={
+            "candidate": {"events": eB, "total": nB},
+            "baseline": {"events": eA, "total": nA},
+        },
+    )
 
 
-def mtick(rng: np.random.Generator, nB: int, nA: int, muB: float, muA: float, weight: int = 5, sd: float = 0.6) -> Tick:
+def mtick(
+    rng: np.random.Generator,
+    nB: int,
+    nA: int,
+    muB: float,
+    muA: float,
+    weight: int = 5,
+    sd: float = 0.6,
+) -> Tick:
     out = {}
     for v, n, mu in (("candidate", nB, muB), ("baseline", nA, muA)):
         x = rng.normal(mu, sd, n)
@@ -34,7 +50,9 @@ def mtick(rng: np.random.Generator, nB: int, nA: int, muB: float, muA: float, we
     return Tick(at=AT, stage="pilot", weight=weight, readings=out)
 
 
-def feed(gate: Gate, ticks: list[Tick], settings: Settings = SEQ) -> tuple[dict[str, Any], list[Verdict]]:
+def feed(
+    gate: Gate, ticks: list[Tick], settings: Settings = SEQ
+) -> tuple[dict[str, Any], list[Verdict]]:
     st: dict[str, Any] = {}
     out = []
     for t in ticks:
@@ -48,12 +66,19 @@ def test_clear_harm_fails_with_evidence_in_words() -> None:
     ticks = []
     for _ in range(60):
         nB, nA = rng.poisson(50), rng.poisson(950)
-        ticks.append(ptick(int(rng.binomial(nB, 0.04)), int(nB), int(rng.binomial(nA, 0.01)), int(nA)))
+        ticks.append(
+            ptick(int(rng.binomial(nB, 0.04)), int(nB), int(rng.binomial(nA, 0.01)), int(nA))
+        )
     st, vs = feed(prop(max_ratio=1.25), ticks)
     first = next(i for i, v in enumerate(vs) if v.status == "fail")
     v = vs[first]
     assert first < 30
-    assert "vs" in v.summary and "baseline" in v.summary and "evidence" in v.summary and "candidate requests" in v.summary
+    assert (
+        "vs" in v.summary
+        and "baseline" in v.summary
+        and "evidence" in v.summary
+        and "candidate requests" in v.summary
+    )
     ev = v.evidence
     assert ev["candidate_rate"] > ev["baseline_rate"] and ev["candidate_requests"] > 0
     assert ev["bounds"]["max_ratio"]["log_e_harm"] >= math.log(1 / 0.05)
@@ -75,7 +100,15 @@ def test_healthy_candidate_is_certified_within_a_generous_bound() -> None:
     ticks = []
     for _ in range(60):
         nB, nA = rng.poisson(500), rng.poisson(500)
-        ticks.append(ptick(int(rng.binomial(nB, 0.05)), int(nB), int(rng.binomial(nA, 0.05)), int(nA), weight=50))
+        ticks.append(
+            ptick(
+                int(rng.binomial(nB, 0.05)),
+                int(nB),
+                int(rng.binomial(nA, 0.05)),
+                int(nA),
+                weight=50,
+            )
+        )
     _, vs = feed(prop(max_ratio=1.5), ticks)
     assert vs[-1].status == "pass"
     assert "certified" in vs[-1].summary
@@ -115,7 +148,12 @@ def test_broken_split_halts() -> None:
 
 def test_value_gate_keeps_threshold_semantics() -> None:
     g = Gate(name="p95", kind="value", query="q", max=4.0)
-    t = Tick(at=AT, stage="p", weight=5, readings={"candidate": {"query": 5.0}, "baseline": {"query": 1.0}})
+    t = Tick(
+        at=AT,
+        stage="p",
+        weight=5,
+        readings={"candidate": {"query": 5.0}, "baseline": {"query": 1.0}},
+    )
     _, v = evaluate(g, {}, t, SEQ)
     assert v.status == "fail" and v.evidence["method"] == "threshold"
 

@@ -16,7 +16,9 @@ def test_hypergeometric_pmf_is_exact() -> None:
     pmf = _pmf(30, 7, 12)
     assert sum(pmf.values()) == pytest.approx(1.0, abs=1e-12)
     for k, p in pmf.items():
-        assert p == pytest.approx(math.comb(7, k) * math.comb(23, 12 - k) / math.comb(30, 12), rel=1e-10)
+        assert p == pytest.approx(
+            math.comb(7, k) * math.comb(23, 12 - k) / math.comb(30, 12), rel=1e-10
+        )
 
 
 def _noncentral(N: int, K: int, n: int, lpsi: float) -> dict[int, float]:
@@ -86,7 +88,13 @@ def test_normal_mixture_matches_numerical_integration_and_radius_inverts() -> No
     S, V, rho = 3.0, 4.0, 0.5
     # integrate 2 sqrt(rho/2pi) exp(-rho l^2/2) exp(l S - l^2 V/2) over l > 0
     h = 1e-4
-    total = sum(2 * math.sqrt(rho / (2 * math.pi)) * math.exp(-rho * (i * h) ** 2 / 2 + i * h * S - (i * h) ** 2 * V / 2) * h for i in range(1, 200000))
+    total = sum(
+        2
+        * math.sqrt(rho / (2 * math.pi))
+        * math.exp(-rho * (i * h) ** 2 / 2 + i * h * S - (i * h) ** 2 * V / 2)
+        * h
+        for i in range(1, 200000)
+    )
     assert stats.nm_log_e(S, V, rho) == pytest.approx(math.log(total), abs=1e-3)
     r = stats.nm_radius(V, rho, 0.05)
     assert stats.nm_log_e(r, V, rho) == pytest.approx(math.log(20), abs=1e-6)
@@ -107,5 +115,9 @@ def test_odds_tolerance_is_the_rate_ratio_for_rare_events() -> None:
 def test_moments() -> None:
     xs = [1.0, 2.0, 4.0]
     m = stats.moments(3, sum(xs), sum(x * x for x in xs))
-    assert m is not None and m[1] == pytest.approx(7 / 3) and m[2] == pytest.approx(2.3333333, rel=1e-6)
+    assert (
+        m is not None
+        and m[1] == pytest.approx(7 / 3)
+        and m[2] == pytest.approx(2.3333333, rel=1e-6)
+    )
     assert stats.moments(1, 1.0, 1.0) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollout.compile import compile_plan
-from rollout.model import Plan
+from rollout.records import Plan
 from rollout.spec import PlanSpec
 
 ERROR_GATE = {

@@ -53,8 +53,15 @@ def free_port() -> int:
 
 
 class PrometheusServer:
-    def __init__(self, targets: list[str] | None = None, *, job: str = "demo", scrape_interval: str = "1s",
-                 binary: str | None = None, ready_timeout: float = 90.0) -> None:
+    def __init__(
+        self,
+        targets: list[str] | None = None,
+        *,
+        job: str = "demo",
+        scrape_interval: str = "1s",
+        binary: str | None = None,
+        ready_timeout: float = 90.0,
+    ) -> None:
         self.binary = binary or require_binary()
         self.targets = targets or []
         self.job = job
@@ -68,7 +75,9 @@ class PrometheusServer:
 
     def config_text(self) -> str:
         # "self" scrapes this server's own /metrics (a target that exists without a demo).
-        targets = ", ".join(f'"127.0.0.1:{self.port}"' if t == "self" else f'"{t}"' for t in self.targets)
+        targets = ", ".join(
+            f'"127.0.0.1:{self.port}"' if t == "self" else f'"{t}"' for t in self.targets
+        )
         return (
             "global:\n"
             f"  scrape_interval: {self.scrape_interval}\n"
@@ -94,12 +103,16 @@ class PrometheusServer:
                     f"--web.listen-address=127.0.0.1:{self.port}",
                     "--log.level=warn",
                 ],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {self.log_tail()}")
+                raise RuntimeError(
+                    f"prometheus exited with {self.proc.returncode}: {self.log_tail()}"
+                )
             try:
                 if httpx.get(self.url + "/-/ready", timeout=2).status_code == 200:
                     return self
@@ -145,11 +158,15 @@ class PrometheusServer:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{promql} stayed empty for {timeout}s; prometheus log: {self.log_tail()}")
+                raise TimeoutError(
+                    f"{promql} stayed empty for {timeout}s; prometheus log: {self.log_tail()}"
+                )
             time.sleep(0.5)
 
     def __enter__(self) -> PrometheusServer:
         return self.start()
 
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -19,7 +19,9 @@ from tests.fakes.credential import FakeCredential
 RID = "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/acct"
 T0 = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
 WIN = Window(T0, T0 + timedelta(minutes=10))
-EVENTS = "AzureOpenAIRequests:total where ModelDeploymentName = 'canary' and StatusCode in ('5*', '429')"
+EVENTS = (
+    "AzureOpenAIRequests:total where ModelDeploymentName = 'canary' and StatusCode in ('5*', '429')"
+)
 
 
 class Env:
@@ -28,10 +30,20 @@ class Env:
         self.cred = FakeCredential()
         self.slept: list[float] = []
         self.clock = FakeClock(T0 + timedelta(hours=1))
-        ctx = BuildContext(plan_dir=Path("."), variants={}, plan_name="p", extra={
-            "azure_credential": self.cred, "http_transport": httpx.MockTransport(self.fake),
-            "sleep": self.slept.append, "clock": self.clock})
-        self.source = build("metrics", {"type": "azure-monitor", "resource_id": resource_id, **options}, ctx)
+        ctx = BuildContext(
+            plan_dir=Path("."),
+            variants={},
+            plan_name="p",
+            extra={
+                "azure_credential": self.cred,
+                "http_transport": httpx.MockTransport(self.fake),
+                "sleep": self.slept.append,
+                "clock": self.clock,
+            },
+        )
+        self.source = build(
+            "metrics", {"type": "azure-monitor", "resource_id": resource_id, **options}, ctx
+        )
 
 
 @pytest.fixture
@@ -76,20 +88,32 @@ def test_totals_per_deployment(env: Env) -> None:
     assert env.source.query(total.format(t="canary"), WIN) == 95 * 10 + 3 + 2 + 4
     assert env.source.query(total.format(t="stable"), WIN) == 991 * 10
     assert env.fake.params["$filter"] == "ModelDeploymentName eq 'stable'"
-    assert env.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'stable' and StatusCode = '5*'", WIN) == 10
+    assert (
+        env.source.query(
+            "AzureOpenAIRequests:total where ModelDeploymentName = 'stable' and StatusCode = '5*'",
+            WIN,
+        )
+        == 10
+    )
 
 
 def test_exact_values_go_to_the_filter_with_or(env: Env) -> None:
     q = "AzureOpenAIRequests:count where ModelDeploymentName = 'canary' and StatusCode in ('429', '503')"
     assert env.source.query(q, WIN) == 5
-    assert env.fake.params["$filter"] == "ModelDeploymentName eq 'canary' and StatusCode eq '429' or StatusCode eq '503'"
+    assert (
+        env.fake.params["$filter"]
+        == "ModelDeploymentName eq 'canary' and StatusCode eq '429' or StatusCode eq '503'"
+    )
     assert env.fake.params["aggregation"] == "count"
 
 
 def test_dimension_names_come_back_lower_cased_and_are_matched_without_case(env: Env) -> None:
     env.source.query(EVENTS, WIN)
     series = env.fake.answers[-1]["value"][0]["timeseries"]
-    assert {mv["name"]["value"] for s in series for mv in s["metadatavalues"]} == {"modeldeploymentname", "statuscode"}
+    assert {mv["name"]["value"] for s in series for mv in s["metadatavalues"]} == {
+        "modeldeploymentname",
+        "statuscode",
+    }
     assert {s["metadatavalues"][1]["value"] for s in series} == {"200", "400", "429", "503"}
     assert {"timeStamp": "2026-01-01T00:00:00Z"} in series[-1]["data"]  # an empty bucket
     # mixed case in the plan still selects the series
@@ -99,24 +123,45 @@ def test_dimension_names_come_back_lower_cased_and_are_matched_without_case(env:
 
 def test_empty_buckets_only_timestamp_and_all_empty_is_no_data(env: Env) -> None:
     env.fake.add_requests("quiet", 200, 7, T0 + timedelta(minutes=4))
-    assert env.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'quiet'", WIN) == 7
+    assert (
+        env.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'quiet'", WIN) == 7
+    )
     with pytest.raises(NoData):
         env.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'nobody'", WIN)
     with pytest.raises(NoData):  # no 5xx at all: Azure returns no series for the split
-        env.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'quiet' and StatusCode = '5*'", WIN)
+        env.source.query(
+            "AzureOpenAIRequests:total where ModelDeploymentName = 'quiet' and StatusCode = '5*'",
+            WIN,
+        )
 
 
 def test_default_answers_when_there_is_no_data(env: Env) -> None:
-    assert env.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'nobody' default 0", WIN) == 0.0
+    assert (
+        env.source.query(
+            "AzureOpenAIRequests:total where ModelDeploymentName = 'nobody' default 0", WIN
+        )
+        == 0.0
+    )
     env.fake.fail_metric("AzureOpenAIRequests")
     with pytest.raises(ProviderError):  # a failure is never turned into the default
-        env.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'nobody' default 0", WIN)
+        env.source.query(
+            "AzureOpenAIRequests:total where ModelDeploymentName = 'nobody' default 0", WIN
+        )
 
 
 def test_average_is_weighted_by_count_across_series() -> None:
     e = Env()
-    e.fake.add("AzureOpenAITimeToResponse", T0, 100.0, n=9, ModelDeploymentName="canary", StatusCode="200")
-    e.fake.add("AzureOpenAITimeToResponse", T0 + timedelta(minutes=3), 1000.0, n=1, ModelDeploymentName="canary", StatusCode="500")
+    e.fake.add(
+        "AzureOpenAITimeToResponse", T0, 100.0, n=9, ModelDeploymentName="canary", StatusCode="200"
+    )
+    e.fake.add(
+        "AzureOpenAITimeToResponse",
+        T0 + timedelta(minutes=3),
+        1000.0,
+        n=1,
+        ModelDeploymentName="canary",
+        StatusCode="500",
+    )
     q = "AzureOpenAITimeToResponse:average where ModelDeploymentName = 'canary' and StatusCode = '*'"
     assert e.source.query(q, WIN) == pytest.approx(190.0)  # (9*100 + 1000) / 10, not (100+1000)/2
     assert e.fake.params["aggregation"] == "average,count"
@@ -125,8 +170,12 @@ def test_average_is_weighted_by_count_across_series() -> None:
 
 
 def test_error_inside_a_200_is_a_provider_error(env: Env) -> None:
-    env.fake.fail_metric("AzureOpenAIRequests", "InvalidSamplingType", "Sampling type is not found.")
-    with pytest.raises(ProviderError, match=r"InvalidSamplingType: Sampling type is not found\..*request id 0000"):
+    env.fake.fail_metric(
+        "AzureOpenAIRequests", "InvalidSamplingType", "Sampling type is not found."
+    )
+    with pytest.raises(
+        ProviderError, match=r"InvalidSamplingType: Sampling type is not found\..*request id 0000"
+    ):
         env.source.query(EVENTS, WIN)
 
 
@@ -148,7 +197,11 @@ def test_4xx_error_body_gives_code_message_and_request_id(env: Env) -> None:
     with pytest.raises(ProviderError) as info:
         env.source.query("NoSuchMetric:total", WIN)
     msg = str(info.value)
-    assert "HTTP 400 BadRequest" in msg and "Failed to find metric configuration" in msg and "request id 0000" in msg
+    assert (
+        "HTTP 400 BadRequest" in msg
+        and "Failed to find metric configuration" in msg
+        and "request id 0000" in msg
+    )
     assert env.slept == []  # a 400 is not retried
 
 
@@ -157,7 +210,16 @@ def test_unknown_dimension_is_a_clear_error(env: Env) -> None:
         env.source.query("AzureOpenAITTLTInMS:average where StatusCode = '500'", WIN)
 
 
-@pytest.mark.parametrize("body", [b"<html>oops</html>", b'{"value": [{"name": {"value": "AzureOpenAIRequests"}, "timeseries": ["x", 1]}]}', b'{"value": 3}', b'{"nothing": []}', b'{"value": [{"name": {"value": "AzureOpenAIRequests"}, "errorCode": "Success", "timeseries": [{"data": [{"timeStamp": "x", "total": "lots"}]}]}]}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>oops</html>",
+        b'{"value": [{"name": {"value": "AzureOpenAIRequests"}, "timeseries": ["x", 1]}]}',
+        b'{"value": 3}',
+        b'{"nothing": []}',
+        b'{"value": [{"name": {"value": "AzureOpenAIRequests"}, "errorCode": "Success", "timeseries": [{"data": [{"timeStamp": "x", "total": "lots"}]}]}]}',
+    ],
+)
 def test_garbage_response_is_a_provider_error(env: Env, body: bytes) -> None:
     env.fake.respond_next(httpx.Response(200, content=body))
     with pytest.raises(ProviderError):
@@ -179,9 +241,13 @@ def test_credential_failure_is_a_provider_error() -> None:
 
 
 def test_interval_lag_namespace_and_top_options() -> None:
-    e = Env(interval="PT5M", lag="2m", metric_namespace="Microsoft.CognitiveServices/accounts", top=7)
+    e = Env(
+        interval="PT5M", lag="2m", metric_namespace="Microsoft.CognitiveServices/accounts", top=7
+    )
     e.fake.add_requests("canary", 200, 4, T0 - timedelta(minutes=1))
-    assert e.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'canary'", WIN) == 4
+    assert (
+        e.source.query("AzureOpenAIRequests:total where ModelDeploymentName = 'canary'", WIN) == 4
+    )
     p = e.fake.params
     assert p["interval"] == "PT5M" and p["top"] == "7"
     assert p["metricnamespace"] == "Microsoft.CognitiveServices/accounts"
@@ -197,8 +263,12 @@ def test_consecutive_unaligned_windows_never_count_a_bucket_twice() -> None:
     edges = [T0 + timedelta(seconds=s) for s in (0, 95, 130, 361, 600)]
     counts = [e.source.query(q, Window(a, b)) for a, b in pairwise(edges)]
     stamps = [r.url.params["timespan"] for r in e.fake.requests]
-    assert stamps == ["2026-01-01T00:00:00Z/2026-01-01T00:01:00Z", "2026-01-01T00:01:00Z/2026-01-01T00:02:00Z",
-                      "2026-01-01T00:02:00Z/2026-01-01T00:06:00Z", "2026-01-01T00:06:00Z/2026-01-01T00:10:00Z"]
+    assert stamps == [
+        "2026-01-01T00:00:00Z/2026-01-01T00:01:00Z",
+        "2026-01-01T00:01:00Z/2026-01-01T00:02:00Z",
+        "2026-01-01T00:02:00Z/2026-01-01T00:06:00Z",
+        "2026-01-01T00:06:00Z/2026-01-01T00:10:00Z",
+    ]
     assert counts == [6, 6, 24, 24]  # every request once: 60 in all
     with pytest.raises(NoData, match="shorter than the metrics interval"):
         e.source.query(q, Window(T0 + timedelta(seconds=5), T0 + timedelta(seconds=50)))
@@ -230,16 +300,32 @@ def test_sovereign_endpoint_sets_host_and_scope() -> None:
 
 # --- query syntax ----------------------------------------------------------------------------
 
+
 def test_parse_query_forms() -> None:
-    assert parse_query(EVENTS) == Query("AzureOpenAIRequests", "total", (Cond("ModelDeploymentName", ("canary",)), Cond("StatusCode", ("5*", "429"))))
-    assert parse_query("GeneratedTokens:sum where ModelDeploymentName eq 'o''brien' default 0") == Query(
-        "GeneratedTokens", "total", (Cond("ModelDeploymentName", ("o'brien",)),), 0.0)
+    assert parse_query(EVENTS) == Query(
+        "AzureOpenAIRequests",
+        "total",
+        (Cond("ModelDeploymentName", ("canary",)), Cond("StatusCode", ("5*", "429"))),
+    )
+    assert parse_query(
+        "GeneratedTokens:sum where ModelDeploymentName eq 'o''brien' default 0"
+    ) == Query("GeneratedTokens", "total", (Cond("ModelDeploymentName", ("o'brien",)),), 0.0)
     assert parse_query("'Percentage CPU':avg") == Query("Percentage CPU", "average")
     assert Query("M", "total", (Cond("D", ("o'b",)),)).odata_filter() == "D eq 'o''b'"
 
 
-@pytest.mark.parametrize("bad", ["AzureOpenAIRequests", "AzureOpenAIRequests:median", "M:total where D = canary",
-                                 "M:total where D in ()", "M:total where D = 'a' or E = 'b'", "M:total default x", "M:total extra"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "AzureOpenAIRequests",
+        "AzureOpenAIRequests:median",
+        "M:total where D = canary",
+        "M:total where D in ()",
+        "M:total where D = 'a' or E = 'b'",
+        "M:total default x",
+        "M:total extra",
+    ],
+)
 def test_parse_query_rejects(bad: str) -> None:
     with pytest.raises(InvalidInput, match="azure-monitor query"):
         parse_query(bad)
@@ -284,7 +370,14 @@ def test_the_azure_example_plans_gates_read_the_fake() -> None:
     for minute in range(5):
         fake.add_requests("gpt4o-support", 200, 100, start + timedelta(minutes=minute))
         fake.add_requests("gpt41-support", 200, 10, start + timedelta(minutes=minute))
-        fake.add("AzureOpenAITimeToResponse", start + timedelta(minutes=minute), 800.0, n=10, ModelDeploymentName="gpt41-support", StatusCode="200")
+        fake.add(
+            "AzureOpenAITimeToResponse",
+            start + timedelta(minutes=minute),
+            800.0,
+            n=10,
+            ModelDeploymentName="gpt41-support",
+            StatusCode="200",
+        )
     fake.add_requests("gpt41-support", 503, 2, start)
     fake.add_requests("gpt41-support", 429, 1, start + timedelta(minutes=4))
     window = Window(T0, T0 + timedelta(minutes=5))
@@ -293,16 +386,27 @@ def test_the_azure_example_plans_gates_read_the_fake() -> None:
         for role, template in gate.queries().items():
             for variant in ("baseline", "candidate"):
                 v = getattr(spec.variants, variant)
-                q = render_query(template, variant=variant, target=v.target, window=window, model=v.model,
-                                 model_version=v.model_version, stage="pilot", interval=300)
+                q = render_query(
+                    template,
+                    variant=variant,
+                    target=v.target,
+                    window=window,
+                    model=v.model,
+                    model_version=v.model_version,
+                    stage="pilot",
+                    interval=300,
+                )
                 try:
                     got[gate.name, role, variant] = e.source.query(q, window)
                 except NoData:
                     got[gate.name, role, variant] = None
     assert got == {
-        ("error-rate", "events", "baseline"): 0.0, ("error-rate", "total", "baseline"): 500.0,
-        ("error-rate", "events", "candidate"): 3.0, ("error-rate", "total", "candidate"): 53.0,
-        ("time-to-response", "query", "baseline"): None, ("time-to-response", "query", "candidate"): 800.0,
+        ("error-rate", "events", "baseline"): 0.0,
+        ("error-rate", "total", "baseline"): 500.0,
+        ("error-rate", "events", "candidate"): 3.0,
+        ("error-rate", "total", "candidate"): 53.0,
+        ("time-to-response", "query", "baseline"): None,
+        ("time-to-response", "query", "candidate"): 800.0,
     }
 
 

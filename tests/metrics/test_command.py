@@ -66,7 +66,9 @@ def test_expressions_serve_proportion_mean_and_value_gates(tmp_path: Path) -> No
     src = make(tmp_path)
     assert src.query("candidate.events", W1) / src.query("candidate.total", W1) == 0.05
     assert src.query("candidate.score * candidate.n", W1) == 420.0
-    assert src.query("(candidate.n - 20) / 4 + -1 + candidate.score ** 2", W1) == pytest.approx(25 - 1 + 12.25)
+    assert src.query("(candidate.n - 20) / 4 + -1 + candidate.score ** 2", W1) == pytest.approx(
+        25 - 1 + 12.25
+    )
 
 
 def test_one_run_per_variant_and_window(tmp_path: Path) -> None:
@@ -101,8 +103,16 @@ def test_environment_and_working_directory(tmp_path: Path) -> None:
     """
     src = make(tmp_path, echo, env={"EVAL_SAMPLES": "200"})
     assert src.query("candidate.target_ok", W1) == 1
-    for field in ("variant_is_candidate", "model_ok", "version_empty", "start_ok", "end_ok", "query_ok",
-                  "plan_ok", "cwd_ok"):
+    for field in (
+        "variant_is_candidate",
+        "model_ok",
+        "version_empty",
+        "start_ok",
+        "end_ok",
+        "query_ok",
+        "plan_ok",
+        "cwd_ok",
+    ):
         assert src.query(f"candidate.{field}", W1) == 1, field
     assert src.query("candidate.seconds", W1) == 60
     assert src.query("candidate.extra_env", W1) == 200
@@ -110,7 +120,10 @@ def test_environment_and_working_directory(tmp_path: Path) -> None:
 
 
 def test_shell_string_command(tmp_path: Path) -> None:
-    cfg = Config(command='echo "{\\"score\\": $EVAL_X, \\"variant\\": \\"$ROLLOUT_VARIANT\\"}"', env={"EVAL_X": "4.5"})
+    cfg = Config(
+        command='echo "{\\"score\\": $EVAL_X, \\"variant\\": \\"$ROLLOUT_VARIANT\\"}"',
+        env={"EVAL_X": "4.5"},
+    )
     src = CommandSource(cfg, cwd=tmp_path, variants=VARIANTS)
     assert src.query("candidate.score", W1) == 4.5
 
@@ -156,7 +169,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("stdout", ["not json at all", "", "[1, 2, 3]", '"just a string"', '{"score": 4.2'])
+@pytest.mark.parametrize(
+    "stdout", ["not json at all", "", "[1, 2, 3]", '"just a string"', '{"score": 4.2']
+)
 def test_output_that_is_not_a_json_object_is_an_error(tmp_path: Path, stdout: str) -> None:
     src = make(tmp_path, f"print({stdout!r})")
     with pytest.raises(ProviderError, match="JSON object"):
@@ -164,7 +179,9 @@ def test_output_that_is_not_a_json_object_is_an_error(tmp_path: Path, stdout: st
 
 
 def test_missing_program_is_an_error(tmp_path: Path) -> None:
-    src = CommandSource(Config(command=["no-such-eval-program-xyz"]), cwd=tmp_path, variants=VARIANTS)
+    src = CommandSource(
+        Config(command=["no-such-eval-program-xyz"]), cwd=tmp_path, variants=VARIANTS
+    )
     with pytest.raises(ProviderError, match="cannot run"):
         src.query("candidate.n", W1)
     with pytest.raises(ProviderError, match="not on PATH"):
@@ -177,32 +194,38 @@ def test_null_nan_and_division_by_zero_are_no_data(tmp_path: Path) -> None:
         src.query("candidate.none", W1)
     with pytest.raises(NoData):
         src.query("candidate.events / candidate.zero", W1)
-    nan = make(tmp_path, 'print(\'{"score": NaN}\')')
+    nan = make(tmp_path, "print('{\"score\": NaN}')")
     with pytest.raises(NoData):
         nan.query("candidate.score", W2)
 
 
-@pytest.mark.parametrize(("query", "match"), [
-    ("candidate.missing", "no field 'missing'.*it has: "),
-    ("candidate.nested.missing", "no field 'nested.missing'"),
-    ("candidate.label", "not a number"),
-    ("candidate.flag", "not a number"),
-    ("candidate.nested", "not a number"),
-])
+@pytest.mark.parametrize(
+    ("query", "match"),
+    [
+        ("candidate.missing", "no field 'missing'.*it has: "),
+        ("candidate.nested.missing", "no field 'nested.missing'"),
+        ("candidate.label", "not a number"),
+        ("candidate.flag", "not a number"),
+        ("candidate.nested", "not a number"),
+    ],
+)
 def test_bad_fields_are_errors(tmp_path: Path, query: str, match: str) -> None:
     with pytest.raises(ProviderError, match=match):
         make(tmp_path).query(query, W1)
 
 
-@pytest.mark.parametrize("query", [
-    "score",  # no variant: which run?
-    "candidate.score / baseline.score",  # two variants in one query
-    "__import__('os').system('echo hi')",
-    "candidate.score if 1 else 0",
-    "candidate",
-    "candidate.score +",
-    "candidate.n * 'x'",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "score",  # no variant: which run?
+        "candidate.score / baseline.score",  # two variants in one query
+        "__import__('os').system('echo hi')",
+        "candidate.score if 1 else 0",
+        "candidate",
+        "candidate.score +",
+        "candidate.n * 'x'",
+    ],
+)
 def test_queries_outside_the_grammar_are_rejected(tmp_path: Path, query: str) -> None:
     src = make(tmp_path)
     with pytest.raises(ProviderError):
@@ -227,16 +250,27 @@ def test_check_finds_programs_and_directories(tmp_path: Path) -> None:
 
 def test_config() -> None:
     assert Config.model_validate({"command": "x", "timeout": "10m"}).timeout == 600
-    for bad in ({"command": []}, {"command": "x", "timeout": 0}, {"command": "x", "shell": True}, {}):
+    for bad in (
+        {"command": []},
+        {"command": "x", "timeout": 0},
+        {"command": "x", "shell": True},
+        {},
+    ):
         with pytest.raises(ValidationError):
             Config.model_validate(bad)
 
 
 def test_built_through_the_registry_runs_in_the_plan_dir(tmp_path: Path) -> None:
     (tmp_path / "evals").mkdir()
-    (tmp_path / "evals" / "score.py").write_text('import json, os\nprint(json.dumps({"n": len(os.listdir("."))}))\n')
+    (tmp_path / "evals" / "score.py").write_text(
+        'import json, os\nprint(json.dumps({"n": len(os.listdir("."))}))\n'
+    )
     ctx = BuildContext(plan_dir=tmp_path, variants=VARIANTS, plan_name="p")
-    src = registry.build("metrics", {"type": "command", "command": [sys.executable, "evals/score.py"]}, ctx)
+    src = registry.build(
+        "metrics", {"type": "command", "command": [sys.executable, "evals/score.py"]}, ctx
+    )
     assert src.query("candidate.n", W1) == 1.0  # cwd is the plan dir: it holds just `evals`
-    src2 = registry.build("metrics", {"type": "command", "command": [sys.executable, "score.py"], "cwd": "evals"}, ctx)
+    src2 = registry.build(
+        "metrics", {"type": "command", "command": [sys.executable, "score.py"], "cwd": "evals"}, ctx
+    )
     assert src2.query("candidate.n", W1) == 1.0

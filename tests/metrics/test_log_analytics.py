@@ -26,9 +26,19 @@ class Env:
         self.fake = fake or FakeLogAnalytics(WS)
         self.cred = FakeCredential()
         self.slept: list[float] = []
-        ctx = BuildContext(plan_dir=Path("."), variants={}, plan_name="p", extra={
-            "azure_credential": self.cred, "http_transport": httpx.MockTransport(self.fake), "sleep": self.slept.append})
-        self.source = build("metrics", {"type": "log-analytics", "workspace_id": WS, **options}, ctx)
+        ctx = BuildContext(
+            plan_dir=Path("."),
+            variants={},
+            plan_name="p",
+            extra={
+                "azure_credential": self.cred,
+                "http_transport": httpx.MockTransport(self.fake),
+                "sleep": self.slept.append,
+            },
+        )
+        self.source = build(
+            "metrics", {"type": "log-analytics", "workspace_id": WS, **options}, ctx
+        )
 
 
 @pytest.fixture
@@ -47,7 +57,10 @@ def test_post_shape_body_timespan_and_scope(env: Env) -> None:
     assert req.headers["authorization"] == "Bearer fake-token"
     assert req.headers["content-type"] == "application/json"
     assert req.headers["prefer"] == "wait=60"
-    assert json.loads(req.content) == {"query": Q.format(v="candidate"), "timespan": "2026-01-01T00:00:00Z/2026-01-01T00:05:00Z"}
+    assert json.loads(req.content) == {
+        "query": Q.format(v="candidate"),
+        "timespan": "2026-01-01T00:00:00Z/2026-01-01T00:05:00Z",
+    }
     assert env.cred.scopes == ["https://api.loganalytics.io/.default"]
     assert env.source.query(Q.format(v="baseline"), WIN) == 958.0
 
@@ -61,7 +74,9 @@ def test_cells_sent_as_strings_are_coerced_by_type() -> None:
 
 def test_named_column_chosen_by_config() -> None:
     e = Env(column="errors")
-    e.fake.on("x", [("variant", "string"), ("errors", "long"), ("total", "long")], [["candidate", 3, 120]])
+    e.fake.on(
+        "x", [("variant", "string"), ("errors", "long"), ("total", "long")], [["candidate", 3, 120]]
+    )
     assert e.source.query("x", WIN) == 3.0
     e2 = Env(e.fake, column="missing")
     with pytest.raises(ProviderError, match=r"no column 'missing'; it has variant, errors, total"):
@@ -97,7 +112,9 @@ def test_several_rows_or_non_numeric_is_an_error(env: Env) -> None:
 
 def test_partial_error_fails_by_default(env: Env) -> None:
     env.fake.on("big", [("count_", "long")], [[7]], error=partial_error("record count limit"))
-    with pytest.raises(ProviderError, match=r"partial results: PartialError.*record count limit.*allow_partial"):
+    with pytest.raises(
+        ProviderError, match=r"partial results: PartialError.*record count limit.*allow_partial"
+    ):
         env.source.query("big", WIN)
 
 
@@ -141,8 +158,16 @@ def test_unknown_workspace_and_bad_auth() -> None:
         e2.source.query("print x = 1", WIN)
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"tables": []}', b'{"tables": [{"name": "PrimaryResult"}]}',
-                                  b'{"tables": [{"name": "PrimaryResult", "columns": [{"name": "c", "type": "long"}], "rows": [["many"]]}]}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"tables": []}',
+        b'{"tables": [{"name": "PrimaryResult"}]}',
+        b'{"tables": [{"name": "PrimaryResult", "columns": [{"name": "c", "type": "long"}], "rows": [["many"]]}]}',
+    ],
+)
 def test_garbage_response_is_a_provider_error(env: Env, body: bytes) -> None:
     env.fake.respond_next(httpx.Response(200, content=body))
     with pytest.raises(ProviderError):
@@ -150,7 +175,18 @@ def test_garbage_response_is_a_provider_error(env: Env, body: bytes) -> None:
 
 
 def test_error_only_200_is_a_provider_error(env: Env) -> None:
-    env.fake.respond_next(httpx.Response(200, json={"error": {"code": "BadArgumentError", "message": "bad", "innererror": {"code": "SyntaxError", "message": "line 1"}}}))
+    env.fake.respond_next(
+        httpx.Response(
+            200,
+            json={
+                "error": {
+                    "code": "BadArgumentError",
+                    "message": "bad",
+                    "innererror": {"code": "SyntaxError", "message": "line 1"},
+                }
+            },
+        )
+    )
     with pytest.raises(ProviderError, match=r"query failed: BadArgumentError: bad \(line 1\)"):
         env.source.query("print x = 1", WIN)
 
@@ -164,7 +200,9 @@ def test_check_runs_a_print_query(env: Env) -> None:
 
 
 def test_sovereign_endpoint_sets_host_and_scope() -> None:
-    e = Env(FakeLogAnalytics(WS, host="api.loganalytics.us"), endpoint="https://api.loganalytics.us/")
+    e = Env(
+        FakeLogAnalytics(WS, host="api.loganalytics.us"), endpoint="https://api.loganalytics.us/"
+    )
     assert e.source.query("print n = 2.5", WIN) == 2.5
     assert e.fake.requests[-1].url.host == "api.loganalytics.us"
     assert e.cred.scopes == ["https://api.loganalytics.us/.default"]
@@ -183,6 +221,8 @@ def test_config_rejects_an_arm_id_and_unknown_keys() -> None:
     from rollout.metrics.log_analytics import Config
 
     with pytest.raises(ValidationError, match="workspace id"):
-        Config(workspace_id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w")
+        Config(
+            workspace_id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w"
+        )
     with pytest.raises(ValidationError):
         Config(workspace_id=WS, colunm="x")  # type: ignore[call-arg]

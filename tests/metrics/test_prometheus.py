@@ -27,9 +27,16 @@ Q = 'sum(increase(llm_requests_total{variant="candidate"}[30s]))'
 
 def vector(*values: str, labels: list[dict[str, str]] | None = None) -> dict[str, Any]:
     labels = labels or [{} for _ in values]
-    return {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": m, "value": [END.timestamp(), v]} for m, v in zip(labels, values, strict=True)
-    ]}}
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {"metric": m, "value": [END.timestamp(), v]}
+                for m, v in zip(labels, values, strict=True)
+            ],
+        },
+    }
 
 
 class Fake:
@@ -51,8 +58,11 @@ class Fake:
 
 def source(fake: Fake, sleeps: list[float] | None = None, **config: Any) -> PrometheusSource:
     cfg = Config.model_validate({"url": "http://prom.test:9090", **config})
-    return PrometheusSource(cfg, transport=httpx.MockTransport(fake),
-                            sleep=(sleeps.append if sleeps is not None else lambda s: None))
+    return PrometheusSource(
+        cfg,
+        transport=httpx.MockTransport(fake),
+        sleep=(sleeps.append if sleeps is not None else lambda s: None),
+    )
 
 
 def test_instant_query_at_the_window_end() -> None:
@@ -82,7 +92,9 @@ def test_url_with_a_path_prefix_and_trailing_slash() -> None:
 
 
 def test_scalar_result() -> None:
-    fake = Fake({"status": "success", "data": {"resultType": "scalar", "result": [END.timestamp(), "0.25"]}})
+    fake = Fake(
+        {"status": "success", "data": {"resultType": "scalar", "result": [END.timestamp(), "0.25"]}}
+    )
     assert source(fake).query("scalar(x)", WINDOW) == 0.25
 
 
@@ -125,7 +137,11 @@ def test_prometheus_error_body_is_reported_and_not_retried() -> None:
 
 def test_server_errors_are_retried_with_backoff_then_succeed() -> None:
     sleeps: list[float] = []
-    fake = Fake(httpx.Response(503, text="overloaded"), httpx.Response(429, headers={"Retry-After": "2"}), vector("7"))
+    fake = Fake(
+        httpx.Response(503, text="overloaded"),
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        vector("7"),
+    )
     assert source(fake, sleeps).query(Q, WINDOW) == 7.0
     assert len(fake.requests) == 3
     assert len(sleeps) == 2 and sleeps[1] == 2.0
@@ -147,15 +163,32 @@ def test_unreachable_server_is_a_provider_error() -> None:
     assert len(fake.requests) == 2
 
 
-@pytest.mark.parametrize("reply", [
-    httpx.Response(200, text="<html><body>Grafana login</body></html>"),
-    httpx.Response(200, text=""),
-    httpx.Response(200, json={"hello": "world"}),
-    httpx.Response(200, json=[1, 2, 3]),
-    httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": [{"value": "x"}]}}),
-    httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": [{"value": [1, "abc"]}]}}),
-    httpx.Response(200, json={"status": "success", "data": {"resultType": "string", "result": [1, "s"]}}),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        httpx.Response(200, text="<html><body>Grafana login</body></html>"),
+        httpx.Response(200, text=""),
+        httpx.Response(200, json={"hello": "world"}),
+        httpx.Response(200, json=[1, 2, 3]),
+        httpx.Response(
+            200,
+            json={
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"value": "x"}]},
+            },
+        ),
+        httpx.Response(
+            200,
+            json={
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"value": [1, "abc"]}]},
+            },
+        ),
+        httpx.Response(
+            200, json={"status": "success", "data": {"resultType": "string", "result": [1, "s"]}}
+        ),
+    ],
+)
 def test_garbage_is_a_provider_error_never_a_number(reply: httpx.Response) -> None:
     with pytest.raises(ProviderError):
         source(Fake(reply)).query(Q, WINDOW)
@@ -164,8 +197,12 @@ def test_garbage_is_a_provider_error_never_a_number(reply: httpx.Response) -> No
 def test_bearer_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROM_TOKEN", "tok-123456789")
     fake = Fake(vector("1"))
-    cfg = Config(url="http://prom.test", bearer_token_env="PROM_TOKEN", headers={"X-Scope-OrgID": "team-a"})
-    PrometheusSource(cfg, transport=httpx.MockTransport(fake), sleep=lambda s: None).query(Q, WINDOW)
+    cfg = Config(
+        url="http://prom.test", bearer_token_env="PROM_TOKEN", headers={"X-Scope-OrgID": "team-a"}
+    )
+    PrometheusSource(cfg, transport=httpx.MockTransport(fake), sleep=lambda s: None).query(
+        Q, WINDOW
+    )
     assert fake.requests[0].headers["authorization"] == "Bearer tok-123456789"
     assert fake.requests[0].headers["x-scope-orgid"] == "team-a"
 
@@ -175,9 +212,15 @@ def test_basic_auth_and_env_headers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROM_PASS", "pa55word")
     monkeypatch.setenv("PROM_KEY", "k-1")
     fake = Fake(vector("1"))
-    cfg = Config(url="http://prom.test", username_env="PROM_USER", password_env="PROM_PASS",
-                 headers_env={"X-Api-Key": "PROM_KEY"})
-    PrometheusSource(cfg, transport=httpx.MockTransport(fake), sleep=lambda s: None).query(Q, WINDOW)
+    cfg = Config(
+        url="http://prom.test",
+        username_env="PROM_USER",
+        password_env="PROM_PASS",
+        headers_env={"X-Api-Key": "PROM_KEY"},
+    )
+    PrometheusSource(cfg, transport=httpx.MockTransport(fake), sleep=lambda s: None).query(
+        Q, WINDOW
+    )
     h = fake.requests[0].headers
     assert h["authorization"] == "Basic " + base64.b64encode(b"alice:pa55word").decode()
     assert h["x-api-key"] == "k-1"
@@ -194,17 +237,22 @@ def test_unauthorised_says_so_without_leaking_the_token(monkeypatch: pytest.Monk
     fake = Fake(httpx.Response(401, text="unauthorized"))
     cfg = Config(url="http://prom.test", bearer_token_env="PROM_TOKEN")
     with pytest.raises(ProviderError) as e:
-        PrometheusSource(cfg, transport=httpx.MockTransport(fake), sleep=lambda s: None).query(Q, WINDOW)
+        PrometheusSource(cfg, transport=httpx.MockTransport(fake), sleep=lambda s: None).query(
+            Q, WINDOW
+        )
     assert "not authorised" in str(e.value) and "tok-supersecret-987" not in str(e.value)
 
 
-@pytest.mark.parametrize("bad", [
-    {"url": "prom:9090"},
-    {"url": "http://p", "username_env": "U"},
-    {"url": "http://p", "bearer_token_env": "T", "username_env": "U", "password_env": "P"},
-    {"url": "http://p", "token": "inline-secret"},
-    {"url": "http://p", "timeout": 0},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"url": "prom:9090"},
+        {"url": "http://p", "username_env": "U"},
+        {"url": "http://p", "bearer_token_env": "T", "username_env": "U", "password_env": "P"},
+        {"url": "http://p", "token": "inline-secret"},
+        {"url": "http://p", "timeout": 0},
+    ],
+)
 def test_config_rejects(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Config.model_validate(bad)
@@ -226,8 +274,12 @@ def test_check_fails_on_something_that_is_not_prometheus() -> None:
 
 def test_built_through_the_registry(tmp_path: Path) -> None:
     fake = Fake(vector("3"))
-    ctx = BuildContext(plan_dir=tmp_path, variants={}, plan_name="p",
-                       extra={"httpx_transport": httpx.MockTransport(fake), "sleep": lambda s: None})
+    ctx = BuildContext(
+        plan_dir=tmp_path,
+        variants={},
+        plan_name="p",
+        extra={"httpx_transport": httpx.MockTransport(fake), "sleep": lambda s: None},
+    )
     src = registry.build("metrics", {"type": "prometheus", "url": "http://prom.test:9090"}, ctx)
     assert src.query(Q, WINDOW) == 3.0
     assert json.loads(json.dumps(fake.requests[0].url.params["query"])) == Q

@@ -17,8 +17,13 @@ WINDOW = Window(END - timedelta(seconds=90), END)
 
 def render(template: str, **over: object) -> str:
     args: dict[str, object] = dict(
-        variant="candidate", target="gpt41-support", window=WINDOW, model="gpt-4.1",
-        model_version="2025-04-14", stage="pilot", interval=30,
+        variant="candidate",
+        target="gpt41-support",
+        window=WINDOW,
+        model="gpt-4.1",
+        model_version="2025-04-14",
+        stage="pilot",
+        interval=30,
     )
     args.update(over)
     return render_query(template, **args)  # type: ignore[arg-type]
@@ -31,7 +36,10 @@ def test_every_placeholder_is_filled() -> None:
 
 def test_promql_query_is_rendered_for_each_variant() -> None:
     t = 'sum(increase(llm_requests_total{variant="{{ variant }}",code=~"5.."}[{{ window }}]))'
-    assert render(t, variant="baseline") == 'sum(increase(llm_requests_total{variant="baseline",code=~"5.."}[90s]))'
+    assert (
+        render(t, variant="baseline")
+        == 'sum(increase(llm_requests_total{variant="baseline",code=~"5.."}[90s]))'
+    )
     assert render(t) == 'sum(increase(llm_requests_total{variant="candidate",code=~"5.."}[90s]))'
 
 

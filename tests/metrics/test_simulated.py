@@ -8,7 +8,7 @@ import pytest
 from rollout.errors import NoData, ProviderError
 from rollout.metrics import Window
 from rollout.metrics.simulated import SERIES, Config, SimulatedSource, build
-from rollout.model import Weights
+from rollout.records import Weights
 from rollout.registry import BuildContext
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,8 +44,12 @@ def test_weights_follow_the_router() -> None:
 
 
 def test_incident_and_drift_windows_shift_error_rates() -> None:
-    cfg = Config(requests_per_second=200, incidents=[{"start_minute": 10, "minutes": 10, "error_factor": 5}],
-                 drift={"error_rate_to": 0.03, "minutes": 60}, start=T)
+    cfg = Config(
+        requests_per_second=200,
+        incidents=[{"start_minute": 10, "minutes": 10, "error_factor": 5}],
+        drift={"error_rate_to": 0.03, "minutes": 60},
+        start=T,
+    )
     src = SimulatedSource(cfg, Router(50))
 
     def rate(variant: str, minute: float) -> float:
@@ -71,6 +75,11 @@ def test_errors_a_user_can_act_on() -> None:
 
 def test_build_from_context() -> None:
     ctx = BuildContext(plan_dir=Path("."), variants={}, plan_name="x", router=Router(10))
-    src = build(Config.model_validate({"seed": 3, "candidate": {"error_rate": 0.05, "tail_fraction": 0.1, "tail_seconds": 2}}), ctx)
+    src = build(
+        Config.model_validate(
+            {"seed": 3, "candidate": {"error_rate": 0.05, "tail_fraction": 0.1, "tail_seconds": 2}}
+        ),
+        ctx,
+    )
     assert src.query('requests{variant="candidate"}', win(0)) > 0
     src.check()

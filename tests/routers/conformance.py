@@ -36,7 +36,7 @@ import pytest
 
 from rollout import engine
 from rollout.errors import ProviderError
-from rollout.model import Phase, Plan, Run, Step, Weights
+from rollout.records import Phase, Plan, Run, Step, Weights
 from rollout.routers import Router
 
 WEIGHTS = (0, 5, 25, 50, 100)
@@ -53,9 +53,22 @@ class Harness:
 
 def run_at(weights: Weights, phase: Phase = Phase.PROGRESSING) -> tuple[Plan, Run]:
     """A minimal plan and a run that recorded `weights` as desired."""
-    plan = Plan(name="conformance", plan_hash="c0ffee", steps=(Step(kind="preflight"),), spec={}, fingerprints={})
-    run = Run(name=plan.name, plan_hash=plan.plan_hash, plan=plan, phase=phase, desired=weights,
-              created_at=NOW, updated_at=NOW)
+    plan = Plan(
+        name="conformance",
+        plan_hash="c0ffee",
+        steps=(Step(kind="preflight"),),
+        spec={},
+        fingerprints={},
+    )
+    run = Run(
+        name=plan.name,
+        plan_hash=plan.plan_hash,
+        plan=plan,
+        phase=phase,
+        desired=weights,
+        created_at=NOW,
+        updated_at=NOW,
+    )
     return plan, run
 
 
@@ -66,6 +79,7 @@ def apply(router: Router, decision: engine.Decision) -> None:
 
 
 # -- the checks (each one usable on its own) ------------------------------------------------------
+
 
 def check_round_trip(h: Harness, candidate: int) -> None:
     w = Weights.of(candidate)

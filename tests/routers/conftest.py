@@ -36,7 +36,9 @@ class Gateway:
         self.script: list[tuple[int, dict[str, str]]] = []
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
 
-    def reply(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def reply(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         self.requests.append((method, path, headers, body))
         if self.script:
             status, hdrs = self.script.pop(0)
@@ -52,7 +54,11 @@ class Gateway:
             self.weights = {"primary": int(doc["primary"]), "canary": int(doc["canary"])}
         elif method != "GET":
             return 405, {}, b""
-        return 200, {"content-type": "application/json"}, json.dumps({"data": {"weights": self.weights}}).encode()
+        return (
+            200,
+            {"content-type": "application/json"},
+            json.dumps({"data": {"weights": self.weights}}).encode(),
+        )
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         hdrs = {k.lower(): v for k, v in request.headers.items()}
@@ -77,7 +83,10 @@ def http_spec(base: str, **overrides: Any) -> dict[str, Any]:
         "get": {
             "url": base + ROUTE,
             "headers": {"Authorization": "Bearer ${GW_TOKEN}"},
-            "weights_path": {"baseline": "data.weights.primary", "candidate": "data.weights.canary"},
+            "weights_path": {
+                "baseline": "data.weights.primary",
+                "candidate": "data.weights.canary",
+            },
         },
         "retries": 2,
     }
@@ -86,8 +95,13 @@ def http_spec(base: str, **overrides: Any) -> dict[str, Any]:
 
 
 def context(plan_dir: Path, **extra: Any) -> BuildContext:
-    return BuildContext(plan_dir=plan_dir, variants=VARIANTS, plan_name="support-bot",
-                        fingerprints=FINGERPRINTS, extra=extra)
+    return BuildContext(
+        plan_dir=plan_dir,
+        variants=VARIANTS,
+        plan_name="support-bot",
+        fingerprints=FINGERPRINTS,
+        extra=extra,
+    )
 
 
 @pytest.fixture
@@ -126,7 +140,9 @@ def real_gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Gateway, str
             pass  # keep test output clean
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         yield gw, f"http://127.0.0.1:{server.server_address[1]}"

@@ -12,16 +12,20 @@ import pytest
 
 from rollout import registry
 from rollout.errors import ProviderError
-from rollout.model import Weights
+from rollout.records import Weights
 from tests.fakes.arm import APIM_API, FakeArm, FakeCredential
 from tests.routers.conformance import Harness, RouterConformance
 
 SVC, POOL = "apim-llm", "aoai-pool"
-VARIANTS = {"baseline": {"model": "gpt-4o", "target": "aoai-gpt4o"},
-            "candidate": {"model": "gpt-4.1", "target": "aoai-gpt41"}}
+VARIANTS = {
+    "baseline": {"model": "gpt-4o", "target": "aoai-gpt4o"},
+    "candidate": {"model": "gpt-4.1", "target": "aoai-gpt41"},
+}
 
 
-def make(arm: FakeArm | None = None, sleeps: list[float] | None = None, **opts: Any) -> tuple[Any, FakeArm, FakeCredential]:
+def make(
+    arm: FakeArm | None = None, sleeps: list[float] | None = None, **opts: Any
+) -> tuple[Any, FakeArm, FakeCredential]:
     if arm is None:
         arm = FakeArm()
         arm.add_backend(SVC, "aoai-gpt4o", "https://a.openai.azure.com/openai")
@@ -30,11 +34,23 @@ def make(arm: FakeArm | None = None, sleeps: list[float] | None = None, **opts: 
     cred = FakeCredential()
     slept = sleeps if sleeps is not None else []
     ctx = registry.BuildContext(
-        plan_dir=Path("."), variants=VARIANTS, plan_name="support-bot",
-        extra={"azure_credential": cred, "http_transport": httpx.MockTransport(arm.httpx_handler), "sleep": slept.append},
+        plan_dir=Path("."),
+        variants=VARIANTS,
+        plan_name="support-bot",
+        extra={
+            "azure_credential": cred,
+            "http_transport": httpx.MockTransport(arm.httpx_handler),
+            "sleep": slept.append,
+        },
     )
-    spec = {"type": "azure-apim", "subscription_id": arm.subscription, "resource_group": arm.resource_group,
-            "service": SVC, "pool": POOL, **opts}
+    spec = {
+        "type": "azure-apim",
+        "subscription_id": arm.subscription,
+        "resource_group": arm.resource_group,
+        "service": SVC,
+        "pool": POOL,
+        **opts,
+    }
     return registry.build("router", spec, ctx), arm, cred
 
 
@@ -42,8 +58,12 @@ class TestApimConformance(RouterConformance):
     @pytest.fixture
     def harness(self) -> Harness:
         router, arm, _ = make()
-        return Harness(router=router, fail=lambda: setattr(arm, "down", 503),
-                       recover=lambda: setattr(arm, "down", None), mentions=f"{SVC}/{POOL}")
+        return Harness(
+            router=router,
+            fail=lambda: setattr(arm, "down", 503),
+            recover=lambda: setattr(arm, "down", None),
+            mentions=f"{SVC}/{POOL}",
+        )
 
 
 def test_set_weights_puts_the_whole_pool_with_if_match_and_reads_back_percent() -> None:
@@ -56,8 +76,10 @@ def test_set_weights_puts_the_whole_pool_with_if_match_and_reads_back_percent() 
     assert put.headers["if-match"] == '"1"'  # the ETag of the GET before it
     assert put.body["properties"]["type"] == "Pool"
     assert put.body["properties"]["description"] == "LLM pool"  # the rest of the contract kept
-    assert [(s["id"].rsplit("/", 1)[1], s["weight"], s["priority"]) for s in put.body["properties"]["pool"]["services"]] == [
-        ("aoai-gpt4o", 90, 1), ("aoai-gpt41", 10, 1)]
+    assert [
+        (s["id"].rsplit("/", 1)[1], s["weight"], s["priority"])
+        for s in put.body["properties"]["pool"]["services"]
+    ] == [("aoai-gpt4o", 90, 1), ("aoai-gpt41", 10, 1)]
     assert router.get_weights() == Weights.of(10)
     assert set(cred.scopes) == {("https://management.azure.com/.default",)}
 
@@ -98,7 +120,13 @@ def test_412_is_retried_with_a_fresh_etag() -> None:
 
 def test_endless_412_gives_up_with_a_clear_message() -> None:
     router, arm, _ = make(conflict_retries=3)
-    arm.inject("PUT", "/backends/", 412, {"error": {"code": "PreconditionFailed", "message": "etag"}}, times=10)
+    arm.inject(
+        "PUT",
+        "/backends/",
+        412,
+        {"error": {"code": "PreconditionFailed", "message": "etag"}},
+        times=10,
+    )
     with pytest.raises(ProviderError, match="412 3 times"):
         router.set_weights(Weights.of(25))
     assert sum(c.method == "PUT" for c in arm.calls) == 3
@@ -107,7 +135,13 @@ def test_endless_412_gives_up_with_a_clear_message() -> None:
 def test_throttled_put_succeeds_after_retry_after() -> None:
     sleeps: list[float] = []
     router, arm, _ = make(sleeps=sleeps)
-    arm.inject("PUT", "/backends/", 429, {"error": {"code": "TooManyRequests", "message": "slow down"}}, {"Retry-After": "7"})
+    arm.inject(
+        "PUT",
+        "/backends/",
+        429,
+        {"error": {"code": "TooManyRequests", "message": "slow down"}},
+        {"Retry-After": "7"},
+    )
     router.set_weights(Weights.of(50))
     assert sleeps == [7.0]
     assert arm.pool_weights(SVC, POOL) == {"aoai-gpt4o": 50, "aoai-gpt41": 50}
@@ -115,7 +149,12 @@ def test_throttled_put_succeeds_after_retry_after() -> None:
 
 def test_azure_error_carries_code_message_and_request_id() -> None:
     router, arm, _ = make()
-    arm.inject("PUT", "/backends/", 400, {"error": {"code": "ValidationError", "message": "weight out of range"}})
+    arm.inject(
+        "PUT",
+        "/backends/",
+        400,
+        {"error": {"code": "ValidationError", "message": "weight out of range"}},
+    )
     with pytest.raises(ProviderError) as err:
         router.set_weights(Weights.of(50))
     msg = str(err.value)
@@ -128,7 +167,10 @@ def test_unknown_target_names_the_members() -> None:
     arm.add_backend(SVC, "other", "https://b")
     arm.add_pool(SVC, POOL, {"aoai-gpt4o": 100, "other": 0})
     router, _, _ = make(arm)
-    with pytest.raises(ProviderError, match=r"no member 'aoai-gpt41' for variant candidate \(members: aoai-gpt4o, other\)"):
+    with pytest.raises(
+        ProviderError,
+        match=r"no member 'aoai-gpt41' for variant candidate \(members: aoai-gpt4o, other\)",
+    ):
         router.get_weights()
 
 
@@ -167,11 +209,23 @@ def test_config_rejects_unknown_options() -> None:
     from rollout.routers.azure_apim import Config
 
     with pytest.raises(ValidationError):
-        Config.model_validate({"subscription_id": "s", "resource_group": "r", "service": "a", "pool": "p", "wieght": 1})
+        Config.model_validate(
+            {
+                "subscription_id": "s",
+                "resource_group": "r",
+                "service": "a",
+                "pool": "p",
+                "wieght": 1,
+            }
+        )
 
 
 def test_importing_the_router_imports_no_azure_module() -> None:
-    code = ("import sys, rollout.routers.azure_apim, rollout.routers.azure_appconfig, rollout.deployments.azure_openai, rollout.cli;"
-            "bad = [m for m in sys.modules if m == 'azure' or m.startswith('azure.')]; print(bad); sys.exit(1 if bad else 0)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    code = (
+        "import sys, rollout.routers.azure_apim, rollout.routers.azure_appconfig, rollout.deployments.azure_openai, rollout.cli;"
+        "bad = [m for m in sys.modules if m == 'azure' or m.startswith('azure.')]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2]
+    )
     assert out.returncode == 0, out.stdout + out.stderr

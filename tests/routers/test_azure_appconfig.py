@@ -11,36 +11,59 @@ import pytest
 
 from rollout import registry
 from rollout.errors import ProviderError
-from rollout.model import Weights
+from rollout.records import Weights
 from tests.fakes.appconfig import FF_CONTENT_TYPE, FakeAppConfig, assigned
 from tests.fakes.arm import FakeCredential
 from tests.routers.conformance import Harness, RouterConformance
 
 ENDPOINT = "https://my-store.azconfig.io"
 FLAG = "support-bot-model"
-VARIANTS = {"baseline": {"model": "gpt-4o", "model_version": "2024-08-06", "target": "gpt4o"},
-            "candidate": {"model": "gpt-4.1", "model_version": "2025-04-14", "target": "gpt41"}}
+VARIANTS = {
+    "baseline": {"model": "gpt-4o", "model_version": "2024-08-06", "target": "gpt4o"},
+    "candidate": {"model": "gpt-4.1", "model_version": "2025-04-14", "target": "gpt41"},
+}
 
 
 def existing_flag(**alloc: Any) -> dict[str, Any]:
-    return {"id": FLAG, "description": "which model serves support", "enabled": True,
-            "conditions": {"client_filters": []},
-            "variants": [{"name": "gpt4o", "configuration_value": {"deployment": "gpt4o-support"}},
-                         {"name": "gpt41", "configuration_value": {"deployment": "gpt41-support"}}],
-            "allocation": {"percentile": [{"variant": "gpt4o", "from": 0, "to": 100}], "default_when_enabled": "gpt4o", **alloc},
-            "telemetry": {"enabled": True}}
+    return {
+        "id": FLAG,
+        "description": "which model serves support",
+        "enabled": True,
+        "conditions": {"client_filters": []},
+        "variants": [
+            {"name": "gpt4o", "configuration_value": {"deployment": "gpt4o-support"}},
+            {"name": "gpt41", "configuration_value": {"deployment": "gpt41-support"}},
+        ],
+        "allocation": {
+            "percentile": [{"variant": "gpt4o", "from": 0, "to": 100}],
+            "default_when_enabled": "gpt4o",
+            **alloc,
+        },
+        "telemetry": {"enabled": True},
+    }
 
 
-def make(store: FakeAppConfig | None = None, sleeps: list[float] | None = None, label: str | None = "prod",
-         handler: Any = None, **opts: Any) -> tuple[Any, FakeAppConfig, FakeCredential]:
+def make(
+    store: FakeAppConfig | None = None,
+    sleeps: list[float] | None = None,
+    label: str | None = "prod",
+    handler: Any = None,
+    **opts: Any,
+) -> tuple[Any, FakeAppConfig, FakeCredential]:
     if store is None:
         store = FakeAppConfig()
         store.put_flag(FLAG, existing_flag(), label=label)
     cred = FakeCredential()
     slept = sleeps if sleeps is not None else []
     ctx = registry.BuildContext(
-        plan_dir=Path("."), variants=VARIANTS, plan_name="support-bot",
-        extra={"azure_credential": cred, "http_transport": httpx.MockTransport(handler or store.handler), "sleep": slept.append},
+        plan_dir=Path("."),
+        variants=VARIANTS,
+        plan_name="support-bot",
+        extra={
+            "azure_credential": cred,
+            "http_transport": httpx.MockTransport(handler or store.handler),
+            "sleep": slept.append,
+        },
     )
     spec: dict[str, Any] = {"type": "azure-appconfig", "endpoint": ENDPOINT, "flag": FLAG, **opts}
     if label is not None:
@@ -52,8 +75,12 @@ class TestAppConfigConformance(RouterConformance):
     @pytest.fixture
     def harness(self) -> Harness:
         router, store, _ = make()
-        return Harness(router=router, fail=lambda: setattr(store, "down", 503),
-                       recover=lambda: setattr(store, "down", None), mentions=FLAG)
+        return Harness(
+            router=router,
+            fail=lambda: setattr(store, "down", 503),
+            recover=lambda: setattr(store, "down", None),
+            mentions=FLAG,
+        )
 
 
 def test_set_weights_writes_percentiles_in_the_feature_management_schema() -> None:
@@ -64,7 +91,10 @@ def test_set_weights_writes_percentiles_in_the_feature_management_schema() -> No
     assert query == {"api-version": "2023-11-01", "label": "prod"}
     assert body["content_type"] == FF_CONTENT_TYPE
     flag = json.loads(body["value"])  # double-encoded: the flag is a JSON string
-    assert flag["allocation"]["percentile"] == [{"variant": "gpt4o", "from": 0, "to": 90}, {"variant": "gpt41", "from": 90, "to": 100}]
+    assert flag["allocation"]["percentile"] == [
+        {"variant": "gpt4o", "from": 0, "to": 90},
+        {"variant": "gpt41", "from": 90, "to": 100},
+    ]
     assert flag["allocation"]["seed"] == "support-bot"  # absent before: set to the rollout name
     # Everything the user wrote is kept.
     assert flag["description"] == "which model serves support"
@@ -88,7 +118,9 @@ def test_seed_is_kept_and_users_stay_on_the_candidate_as_it_grows() -> None:
     # Sticky: nobody who got the candidate is moved back while the candidate's share grows.
     assert on_candidate[0] <= on_candidate[1] <= on_candidate[2]
     # And the shares are what the library computes (binomial noise on 2000 users).
-    assert [round(len(s) / len(users) * 100) for s in on_candidate] == pytest.approx([5, 25, 50], abs=3)
+    assert [round(len(s) / len(users) * 100) for s in on_candidate] == pytest.approx(
+        [5, 25, 50], abs=3
+    )
 
 
 def test_unchanged_weights_do_not_write() -> None:
@@ -112,7 +144,11 @@ def test_412_is_retried_with_a_fresh_etag() -> None:
     router, _, _ = make(store, handler=handler)
     router.set_weights(Weights.of(25))
     assert [c[0] for c in store.calls] == ["GET", "PUT", "GET", "PUT"]
-    assert store.flag(FLAG, "prod")["allocation"]["percentile"][1] == {"variant": "gpt41", "from": 75, "to": 100}
+    assert store.flag(FLAG, "prod")["allocation"]["percentile"][1] == {
+        "variant": "gpt41",
+        "from": 75,
+        "to": 100,
+    }
 
 
 def test_throttled_read_succeeds_after_retry_after() -> None:
@@ -125,7 +161,9 @@ def test_throttled_read_succeeds_after_retry_after() -> None:
 
 def test_missing_flag_is_an_error_unless_create() -> None:
     router, _, _ = make(FakeAppConfig())
-    with pytest.raises(ProviderError, match=r"feature flag 'support-bot-model' .*not found.*create: true"):
+    with pytest.raises(
+        ProviderError, match=r"feature flag 'support-bot-model' .*not found.*create: true"
+    ):
         router.set_weights(Weights.of(5))
 
 
@@ -136,7 +174,11 @@ def test_create_makes_a_flag_with_both_variants() -> None:
     flag = store.flag(FLAG)
     assert flag["enabled"] is True
     assert [v["name"] for v in flag["variants"]] == ["gpt4o", "gpt41"]
-    assert flag["variants"][1]["configuration_value"] == {"model": "gpt-4.1", "model_version": "2025-04-14", "target": "gpt41"}
+    assert flag["variants"][1]["configuration_value"] == {
+        "model": "gpt-4.1",
+        "model_version": "2025-04-14",
+        "target": "gpt41",
+    }
     assert flag["allocation"]["default_when_enabled"] == "gpt4o"
     assert router.get_weights() == Weights.of(5)
     put = next(c for c in store.calls if c[0] == "PUT")
@@ -147,10 +189,15 @@ def test_disabled_flag_reads_as_default_when_disabled_and_set_enables_it() -> No
     store = FakeAppConfig()
     flag = existing_flag(default_when_disabled="gpt4o")
     flag["enabled"] = False
-    flag["allocation"]["percentile"] = [{"variant": "gpt4o", "from": 0, "to": 50}, {"variant": "gpt41", "from": 50, "to": 100}]
+    flag["allocation"]["percentile"] = [
+        {"variant": "gpt4o", "from": 0, "to": 50},
+        {"variant": "gpt41", "from": 50, "to": 100},
+    ]
     store.put_flag(FLAG, flag, label="prod")
     router, _, _ = make(store)
-    assert router.get_weights() == Weights.all_baseline()  # the library ignores percentiles when disabled
+    assert (
+        router.get_weights() == Weights.all_baseline()
+    )  # the library ignores percentiles when disabled
     router.set_weights(Weights.of(50))
     assert store.flag(FLAG, "prod")["enabled"] is True
     assert router.get_weights() == Weights.of(50)
@@ -159,7 +206,10 @@ def test_disabled_flag_reads_as_default_when_disabled_and_set_enables_it() -> No
 def test_foreign_variant_with_a_share_is_refused() -> None:
     store = FakeAppConfig()
     flag = existing_flag()
-    flag["allocation"]["percentile"] = [{"variant": "gpt4o", "from": 0, "to": 80}, {"variant": "mystery", "from": 80, "to": 100}]
+    flag["allocation"]["percentile"] = [
+        {"variant": "gpt4o", "from": 0, "to": 80},
+        {"variant": "mystery", "from": 80, "to": 100},
+    ]
     store.put_flag(FLAG, flag, label="prod")
     router, _, _ = make(store)
     with pytest.raises(ProviderError, match="20% to variant 'mystery'"):
@@ -168,7 +218,13 @@ def test_foreign_variant_with_a_share_is_refused() -> None:
 
 def test_uncovered_percentiles_go_to_default_when_enabled() -> None:
     store = FakeAppConfig()
-    store.put_flag(FLAG, existing_flag(percentile=[{"variant": "gpt4o", "from": 0, "to": 70}], default_when_enabled="gpt41"), label="prod")
+    store.put_flag(
+        FLAG,
+        existing_flag(
+            percentile=[{"variant": "gpt4o", "from": 0, "to": 70}], default_when_enabled="gpt41"
+        ),
+        label="prod",
+    )
     router, _, _ = make(store)
     assert router.get_weights() == Weights.of(30)
 
@@ -178,7 +234,10 @@ def test_error_body_reaches_the_user() -> None:
     store.inject("PUT", 403)
     with pytest.raises(ProviderError) as err:
         router.set_weights(Weights.of(5))
-    assert str(err.value) == "update feature flag 'support-bot-model' (label prod): HTTP 403 Injected: injected failure"
+    assert (
+        str(err.value)
+        == "update feature flag 'support-bot-model' (label prod): HTTP 403 Injected: injected failure"
+    )
 
 
 def test_endpoint_must_be_https() -> None:

@@ -11,13 +11,15 @@ import pytest
 from rollout import registry
 from rollout.client import Routes
 from rollout.errors import ProviderError
-from rollout.model import Weights
+from rollout.records import Weights
 from rollout.routers.file import SCHEMA, FileRouter
 from tests.routers.conformance import Harness, RouterConformance
 
 
 def make_router(context: Any) -> FileRouter:
-    router = registry.build("router", {"type": "file", "path": "routes/support-bot.json"}, context())
+    router = registry.build(
+        "router", {"type": "file", "path": "routes/support-bot.json"}, context()
+    )
     assert isinstance(router, FileRouter)
     return router
 
@@ -56,10 +58,22 @@ def test_document_shape(context: Any, tmp_path: Path) -> None:
     assert doc["rollout"] == "support-bot"
     assert doc["revision"] == 1
     assert doc["variants"] == [
-        {"name": "baseline", "weight": 95, "target": "gpt4o-support", "model": "gpt-4o",
-         "model_version": "2024-08-06", "fingerprint": "b" * 64},
-        {"name": "candidate", "weight": 5, "target": "gpt41-support", "model": "gpt-4.1",
-         "model_version": "2025-04-14", "fingerprint": "c" * 64},
+        {
+            "name": "baseline",
+            "weight": 95,
+            "target": "gpt4o-support",
+            "model": "gpt-4o",
+            "model_version": "2024-08-06",
+            "fingerprint": "b" * 64,
+        },
+        {
+            "name": "candidate",
+            "weight": 5,
+            "target": "gpt41-support",
+            "model": "gpt-4.1",
+            "model_version": "2025-04-14",
+            "fingerprint": "c" * 64,
+        },
     ]
 
 
@@ -83,7 +97,12 @@ def test_revision_bumps_on_change_and_not_on_repeat(context: Any) -> None:
 
 def test_changed_variants_rewrite_with_same_weights(context: Any, tmp_path: Path) -> None:
     make_router(context).set_weights(Weights.of(25))
-    other = FileRouter(tmp_path / "routes" / "support-bot.json", {"candidate": {"target": "gpt41-v2"}}, {}, "support-bot")
+    other = FileRouter(
+        tmp_path / "routes" / "support-bot.json",
+        {"candidate": {"target": "gpt41-v2"}},
+        {},
+        "support-bot",
+    )
     other.set_weights(Weights.of(25))
     doc = read(other)
     assert doc["revision"] == 2
@@ -100,13 +119,25 @@ def test_missing_file_is_all_baseline(tmp_path: Path) -> None:
         ("{not json", "not valid JSON"),
         ('{"schema": "other/v1", "variants": []}', "not a rollout.routes/v1 file"),
         ("[1, 2]", "not a rollout.routes/v1 file"),
-        (json.dumps({"schema": SCHEMA, "variants": [{"name": "baseline", "weight": 90},
-                                                    {"name": "candidate", "weight": 20}]}), "sum to 100"),
+        (
+            json.dumps(
+                {
+                    "schema": SCHEMA,
+                    "variants": [
+                        {"name": "baseline", "weight": 90},
+                        {"name": "candidate", "weight": 20},
+                    ],
+                }
+            ),
+            "sum to 100",
+        ),
         (json.dumps({"schema": SCHEMA, "variants": [{"weight": 90}]}), "unusable variants"),
         (b"\xff\xfe\x00", "unreadable"),
     ],
 )
-def test_corrupt_file_is_a_provider_error(tmp_path: Path, content: str | bytes, expect: str) -> None:
+def test_corrupt_file_is_a_provider_error(
+    tmp_path: Path, content: str | bytes, expect: str
+) -> None:
     path = tmp_path / "r.json"
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -137,7 +168,9 @@ def test_directory_in_place_of_the_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"], "no temp file left behind"
 
 
-def test_failed_replace_leaves_no_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_replace_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     router = FileRouter(tmp_path / "r.json")
     router.set_weights(Weights.of(5))
 
@@ -166,10 +199,18 @@ def test_the_client_reads_what_the_router_writes(context: Any) -> None:
     router.set_weights(Weights.of(100))
     choice = Routes(router.path).choose("user-1")
     assert (choice.variant, choice.target, choice.model, choice.fingerprint) == (
-        "candidate", "gpt41-support", "gpt-4.1", "c" * 64)
+        "candidate",
+        "gpt41-support",
+        "gpt-4.1",
+        "c" * 64,
+    )
     router.set_weights(Weights.all_baseline())
     choice = Routes(router.path).choose("user-1")
-    assert (choice.variant, choice.target, choice.model_version) == ("baseline", "gpt4o-support", "2024-08-06")
+    assert (choice.variant, choice.target, choice.model_version) == (
+        "baseline",
+        "gpt4o-support",
+        "2024-08-06",
+    )
 
 
 def test_config_is_strict() -> None:

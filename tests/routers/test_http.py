@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from rollout import registry
 from rollout.errors import InvalidInput, ProviderError
-from rollout.model import Weights
+from rollout.records import Weights
 from rollout.routers.http import Config, HttpRouter, lookup
 from tests.routers.conformance import Harness, RouterConformance
 
@@ -39,8 +39,12 @@ def _set(gw: Any, status: int | None) -> None:
 class TestHttpConformance(RouterConformance):
     @pytest.fixture
     def harness(self, make: Any, gateway: Any) -> Harness:
-        return Harness(router=make(), fail=lambda: _set(gateway, 500), recover=lambda: _set(gateway, None),
-                       mentions=ROUTE_URL)
+        return Harness(
+            router=make(),
+            fail=lambda: _set(gateway, 500),
+            recover=lambda: _set(gateway, None),
+            mentions=ROUTE_URL,
+        )
 
 
 @pytest.mark.slow
@@ -51,12 +55,18 @@ class TestHttpRealServerConformance(RouterConformance):
     def harness(self, real_gateway: Any, http_spec: Any, context: Any) -> Harness:
         gw, base = real_gateway
         router = registry.build("router", http_spec(base), context(sleep=lambda s: None))
-        return Harness(router=router, fail=lambda: _set(gw, 503), recover=lambda: _set(gw, None),
-                       mentions=base + "/api/routes/support-bot")
+        return Harness(
+            router=router,
+            fail=lambda: _set(gw, 503),
+            recover=lambda: _set(gw, None),
+            mentions=base + "/api/routes/support-bot",
+        )
 
 
 @pytest.mark.slow
-def test_real_server_stores_the_rendered_body(real_gateway: Any, http_spec: Any, context: Any) -> None:
+def test_real_server_stores_the_rendered_body(
+    real_gateway: Any, http_spec: Any, context: Any
+) -> None:
     gw, base = real_gateway
     router = registry.build("router", http_spec(base), context())
     router.set_weights(Weights.of(25))
@@ -69,13 +79,18 @@ def test_body_headers_and_method(make: Any, gateway: Any) -> None:
     method, path, headers, body = gateway.requests[-1]
     assert (method, path) == ("PUT", "/api/routes/support-bot")
     assert json.loads(body) == {"primary": 95, "canary": 5, "backend": "gpt41-support"}
-    assert headers["authorization"] == "Bearer s3cret-token-value"  # ${GW_TOKEN} from the environment
+    assert (
+        headers["authorization"] == "Bearer s3cret-token-value"
+    )  # ${GW_TOKEN} from the environment
     assert headers["content-type"] == "application/json"
 
 
 def test_flat_names_and_post(make: Any, gateway: Any, http_spec: Any) -> None:
     spec = http_spec(BASE)
-    spec["set"] |= {"method": "POST", "body": '{"primary": {{ baseline }}, "canary": {{ candidate }}, "r": "{{ rollout }}"}'}
+    spec["set"] |= {
+        "method": "POST",
+        "body": '{"primary": {{ baseline }}, "canary": {{ candidate }}, "r": "{{ rollout }}"}',
+    }
     router = make(**{"set": spec["set"]})
     router.set_weights(Weights.of(50))
     method, _, _, body = gateway.requests[-1]
@@ -83,7 +98,9 @@ def test_flat_names_and_post(make: Any, gateway: Any, http_spec: Any) -> None:
     assert json.loads(body) == {"primary": 50, "canary": 50, "r": "support-bot"}
 
 
-def test_missing_env_var_names_it_and_sends_nothing(make: Any, gateway: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_env_var_names_it_and_sends_nothing(
+    make: Any, gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     router = make()
     monkeypatch.delenv("GW_TOKEN")
     with pytest.raises(ProviderError, match="environment variable GW_TOKEN, which is not set"):
@@ -126,14 +143,20 @@ def test_throttled_call_honours_retry_after(make: Any, gateway: Any, sleeps: lis
     assert len(gateway.requests) == 3
 
 
-def test_persistent_5xx_gives_up_after_retries(make: Any, gateway: Any, sleeps: list[float]) -> None:
+def test_persistent_5xx_gives_up_after_retries(
+    make: Any, gateway: Any, sleeps: list[float]
+) -> None:
     gateway.status = 502
-    with pytest.raises(ProviderError, match=r"PUT https://gateway.test/api/routes/support-bot: HTTP 502"):
+    with pytest.raises(
+        ProviderError, match=r"PUT https://gateway.test/api/routes/support-bot: HTTP 502"
+    ):
         make(retries=3).set_weights(Weights.of(25))
     assert len(gateway.requests) == 4 and len(sleeps) == 3
 
 
-def test_client_error_is_not_retried_and_is_redacted(make: Any, gateway: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_client_error_is_not_retried_and_is_redacted(
+    make: Any, gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GW_TOKEN", "wrong")
     gateway.script = [(403, {})]
     with pytest.raises(ProviderError, match="HTTP 403") as err:
@@ -177,7 +200,9 @@ def test_unusable_replies(make: Any, reply: Any, expect: str) -> None:
 
 
 def test_non_json_reply(make: Any) -> None:
-    router = make(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>login</html>")))
+    router = make(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, text="<html>login</html>"))
+    )
     with pytest.raises(ProviderError, match="not JSON: <html>login</html>"):
         router.get_weights()
 
@@ -245,16 +270,24 @@ stages:
 """
 
 
-def test_a_plan_with_the_documented_body_loads_and_routes(tmp_path: Any, gateway: Any, sleeps: list[float]) -> None:
+def test_a_plan_with_the_documented_body_loads_and_routes(
+    tmp_path: Any, gateway: Any, sleeps: list[float]
+) -> None:
     from rollout.load import load
 
     (tmp_path / "plan.yaml").write_text(PLAN)
     loaded = load(tmp_path / "plan.yaml", env={})
-    ctx = registry.BuildContext(plan_dir=tmp_path, variants=loaded.plan.spec["variants"], plan_name=loaded.plan.name,
-                                extra={"http_transport": gateway.transport, "sleep": sleeps.append})
+    ctx = registry.BuildContext(
+        plan_dir=tmp_path,
+        variants=loaded.plan.spec["variants"],
+        plan_name=loaded.plan.name,
+        extra={"http_transport": gateway.transport, "sleep": sleeps.append},
+    )
     router = registry.build("router", {"type": "http", **loaded.spec.router.options()}, ctx)
     router.set_weights(Weights.of(25))
     assert gateway.weights == {"primary": 75, "canary": 25}
     assert router.get_weights() == Weights.of(25)
-    assert "${GW_TOKEN}" in json.dumps(loaded.plan.spec), "the plan keeps the reference, never the token"
+    assert "${GW_TOKEN}" in json.dumps(loaded.plan.spec), (
+        "the plan keeps the reference, never the token"
+    )
     assert "s3cret" not in json.dumps(loaded.plan.spec)

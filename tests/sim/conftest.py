@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rollout.load import load
-from rollout.model import Plan
+from rollout.records import Plan
 
 PLAN = """\
 apiVersion: rollout/v1

@@ -19,9 +19,16 @@ def test_every_builtin_validates_and_health_is_right() -> None:
 
 def test_yaml_file(tmp_path: Path) -> None:
     f = tmp_path / "slow.yaml"
-    f.write_text("requests_per_minute: 500\ncandidate: {tail_fraction: 0.03, tail_seconds: 3}\nincidents: [{start_minute: 5}]\n")
+    f.write_text(
+        "requests_per_minute: 500\ncandidate: {tail_fraction: 0.03, tail_seconds: 3}\nincidents: [{start_minute: 5}]\n"
+    )
     s = resolve(str(f))
-    assert s.name == "slow" and s.requests_per_minute == 500 and s.incidents[0].error_factor == 5 and not s.healthy
+    assert (
+        s.name == "slow"
+        and s.requests_per_minute == 500
+        and s.incidents[0].error_factor == 5
+        and not s.healthy
+    )
 
 
 def test_bad_scenarios_are_invalid_input(tmp_path: Path) -> None:

@@ -11,10 +11,16 @@ from rollout.sim.traffic import Drift, Incident, Scenario
 
 
 def test_rates_follow_drift_incident_and_onset() -> None:
-    s = Scenario(baseline={"error_rate": 0.01}, candidate={"error_ratio": 2.0, "onset_minute": 10},
-                 drift=Drift(error_rate_to=0.03, minutes=100), incidents=[Incident(start_minute=50, minutes=10, error_factor=5)])
+    s = Scenario(
+        baseline={"error_rate": 0.01},
+        candidate={"error_ratio": 2.0, "onset_minute": 10},
+        drift=Drift(error_rate_to=0.03, minutes=100),
+        incidents=[Incident(start_minute=50, minutes=10, error_factor=5)],
+    )
     assert s.rate("baseline", 0) == pytest.approx(0.01)
-    assert s.rate("candidate", 5) == pytest.approx(0.01 * (1 + 2 * 5 / 100))  # before onset: healthy
+    assert s.rate("candidate", 5) == pytest.approx(
+        0.01 * (1 + 2 * 5 / 100)
+    )  # before onset: healthy
     assert s.rate("baseline", 40) == pytest.approx(0.018)
     assert s.rate("candidate", 40) == pytest.approx(0.036)
     assert s.rate("baseline", 55) == pytest.approx(0.021 * 5)
@@ -57,7 +63,10 @@ def test_tail_regression_moves_the_tail_not_the_median() -> None:
 
 
 def test_parse() -> None:
-    assert traffic.parse('latency_over{variant="candidate", le="2.5"}') == ("latency_over", {"variant": "candidate", "le": "2.5"})
+    assert traffic.parse('latency_over{variant="candidate", le="2.5"}') == (
+        "latency_over",
+        {"variant": "candidate", "le": "2.5"},
+    )
     assert traffic.parse("requests") == ("requests", {})
     with pytest.raises(ProviderError, match="series"):
         traffic.parse("sum(rate(x[5m]))")

@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 
 from rollout.errors import StaleState
-from rollout.model import Event, Holder, Plan, Run
+from rollout.records import Event, Holder, Plan, Run
 from rollout.state import open_store
 
 
@@ -39,11 +39,18 @@ def main() -> None:
             plan = Plan(name=name, plan_hash="h", steps=(), spec={}, fingerprints={})
             now = datetime.now(UTC)
             run = Run(name=name, plan_hash="h", plan=plan, created_at=now, updated_at=now)
-        event = Event(kind="test", at=datetime.now(UTC), message=f"pid {os.getpid()}",
-                      data={"pid": os.getpid(), "base": run.revision})
+        event = Event(
+            kind="test",
+            at=datetime.now(UTC),
+            message=f"pid {os.getpid()}",
+            data={"pid": os.getpid(), "base": run.revision},
+        )
         try:
-            store.commit(run.model_copy(update={"message": str(os.getpid())}), [event],
-                         expected_revision=run.revision)
+            store.commit(
+                run.model_copy(update={"message": str(os.getpid())}),
+                [event],
+                expected_revision=run.revision,
+            )
         except StaleState:
             stale += 1
             continue

@@ -17,7 +17,7 @@ import pytest
 
 from rollout.clock import FakeClock
 from rollout.errors import LeaseHeld, StaleState
-from rollout.model import Event, Holder, Intent, Phase, Plan, Run, Step, Weights
+from rollout.records import Event, Holder, Intent, Phase, Plan, Run, Step, Weights
 
 T0 = datetime(2026, 11, 22, 10, 1, 2, 123456, tzinfo=UTC)
 
@@ -29,8 +29,15 @@ def make_plan(name: str = "quickstart", plan_hash: str = "h1") -> Plan:
         steps=(
             Step(kind="preflight"),
             Step(kind="set_weight", stage="pilot", weight=5),
-            Step(kind="analyze", stage="pilot", weight=5, duration=1800, interval=60,
-                 gates=("error-rate", "p95-latency"), min_requests=200),
+            Step(
+                kind="analyze",
+                stage="pilot",
+                weight=5,
+                duration=1800,
+                interval=60,
+                gates=("error-rate", "p95-latency"),
+                min_requests=200,
+            ),
             Step(kind="approval", stage="expansion"),
             Step(kind="promote"),
         ),
@@ -42,8 +49,12 @@ def make_plan(name: str = "quickstart", plan_hash: str = "h1") -> Plan:
 
 def make_run(name: str = "quickstart", attempt: int = 1, **kw: Any) -> Run:
     base: dict[str, Any] = dict(
-        name=name, attempt=attempt, plan_hash="h1", plan=make_plan(name),
-        created_at=T0, updated_at=T0,
+        name=name,
+        attempt=attempt,
+        plan_hash="h1",
+        plan=make_plan(name),
+        created_at=T0,
+        updated_at=T0,
     )
     return Run(**{**base, **kw})
 
@@ -57,8 +68,9 @@ def holder(user: str = "alice", host: str = "ci-7", pid: int = 4242) -> Holder:
 
 
 def start(store: Any, name: str = "quickstart", attempt: int = 1) -> Run:
-    return store.commit(make_run(name, attempt), [ev("phase", f"attempt {attempt} started")],
-                        expected_revision=0)
+    return store.commit(
+        make_run(name, attempt), [ev("phase", f"attempt {attempt} started")], expected_revision=0
+    )
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -67,14 +79,19 @@ def start(store: Any, name: str = "quickstart", attempt: int = 1) -> Run:
 def test_round_trip_keeps_every_field(store: Any) -> None:
     cet = timezone(timedelta(hours=1))
     run = make_run(
-        phase=Phase.AWAITING_APPROVAL, step_index=3,
+        phase=Phase.AWAITING_APPROVAL,
+        step_index=3,
         step_started_at=datetime(2026, 11, 22, 11, 0, 0, 1, tzinfo=cet),
         desired=Weights.of(5),
         intent=Intent(action="promote", actor="bob@laptop", at=T0, reason="looks good: ünïcode"),
         gates={"error-rate": {"n": [10, 20], "llr": -0.5, "nested": {"x": None}}},
         verdicts={"error-rate": {"verdict": "pass", "value": 0.01}},
-        last_tick_at=T0 + timedelta(minutes=5), extensions=2, approved=("expansion",),
-        exposure={"pilot": 1234.5}, message="waiting for approval", updated_at=T0 + timedelta(hours=1),
+        last_tick_at=T0 + timedelta(minutes=5),
+        extensions=2,
+        approved=("expansion",),
+        exposure={"pilot": 1234.5},
+        message="waiting for approval",
+        updated_at=T0 + timedelta(hours=1),
     )
     stored = store.commit(run, [], expected_revision=0)
     assert stored.revision == 1
@@ -105,8 +122,9 @@ def test_stale_commit_raises_and_writes_nothing(store: Any) -> None:
     r1 = start(store)
     store.commit(r1.model_copy(update={"step_index": 1}), [ev("step", "one")], expected_revision=1)
     with pytest.raises(StaleState, match="revision"):
-        store.commit(r1.model_copy(update={"step_index": 9}), [ev("step", "lost")],
-                     expected_revision=1)
+        store.commit(
+            r1.model_copy(update={"step_index": 9}), [ev("step", "lost")], expected_revision=1
+        )
     assert store.load("quickstart").step_index == 1
     assert [e.message for e in store.history("quickstart")] == ["attempt 1 started", "one"]
 
@@ -144,11 +162,21 @@ def test_runs_lists_latest_attempts(store: Any) -> None:
 def test_history_order_seq_and_limit(store: Any) -> None:
     run = start(store)
     for i in range(3):
-        run = store.commit(run, [ev("verdict", f"tick {i}", i=i), ev("weights", f"w {i}")],
-                           expected_revision=run.revision)
+        run = store.commit(
+            run,
+            [ev("verdict", f"tick {i}", i=i), ev("weights", f"w {i}")],
+            expected_revision=run.revision,
+        )
     hist = store.history("quickstart")
-    assert [e.message for e in hist] == ["attempt 1 started", "tick 0", "w 0", "tick 1", "w 1",
-                                         "tick 2", "w 2"]
+    assert [e.message for e in hist] == [
+        "attempt 1 started",
+        "tick 0",
+        "w 0",
+        "tick 1",
+        "w 1",
+        "tick 2",
+        "w 2",
+    ]
     seqs = [e.seq for e in hist]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert {e.attempt for e in hist} == {1}
@@ -163,13 +191,21 @@ def test_history_latest_attempt_unless_all(store: Any) -> None:
     assert [e.message for e in store.history("quickstart")] == ["attempt 2 started"]
     every = store.history("quickstart", all_attempts=True)
     assert [(e.attempt, e.message) for e in every] == [
-        (1, "attempt 1 started"), (1, "rolled back"), (2, "attempt 2 started")]
+        (1, "attempt 1 started"),
+        (1, "rolled back"),
+        (2, "attempt 2 started"),
+    ]
     assert [e.message for e in store.history("quickstart", limit=1, all_attempts=True)] == [
-        "attempt 2 started"]
+        "attempt 2 started"
+    ]
 
 
 def test_large_event_data_survives(store: Any) -> None:
-    data = {"samples": [i / 7 for i in range(20_000)], "text": "ü" * 50_000, "deep": {"a": [{"b": 1}]}}
+    data = {
+        "samples": [i / 7 for i in range(20_000)],
+        "text": "ü" * 50_000,
+        "deep": {"a": [{"b": 1}]},
+    }
     run = start(store)
     store.commit(run, [ev("verdict", "big", **data)], expected_revision=1)
     assert store.history("quickstart", limit=1)[0].data == data
@@ -180,13 +216,20 @@ def test_large_event_data_survives(store: Any) -> None:
 
 def test_lease_excludes_a_second_holder(store: Any, clock: FakeClock) -> None:
     with store.lease("quickstart", holder(), ttl=60):
-        with pytest.raises(LeaseHeld) as info, store.lease("quickstart", holder("bob", "laptop", 1)):
+        with (
+            pytest.raises(LeaseHeld) as info,
+            store.lease("quickstart", holder("bob", "laptop", 1)),
+        ):
             pass
         msg = str(info.value)
         assert "alice@ci-7 pid 4242" in msg and "since 2026-01-01T00:00:00" in msg
         assert "expires 2026-01-01T00:01:00" in msg
         current = store.holder("quickstart")
-        assert (current.user, current.pid, current.expires) == ("alice", 4242, clock.now() + timedelta(seconds=60))
+        assert (current.user, current.pid, current.expires) == (
+            "alice",
+            4242,
+            clock.now() + timedelta(seconds=60),
+        )
         # Another rollout is independent.
         with store.lease("other", holder("bob", "laptop", 1), ttl=60):
             pass
@@ -229,21 +272,29 @@ def test_renew_extends_expiry(store: Any, clock: FakeClock) -> None:
 
 
 def test_lease_of_a_dead_process_on_this_host_is_taken_over(store: Any) -> None:
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(proc.stdout)  # exited and reaped: that pid names no process now
     host = socket.gethostname()
     ghost = store.lease("quickstart", holder("ghost", host, dead_pid), ttl=3600)
     ghost.__enter__()  # never exited, like a process killed with -9 (keep a reference: GC releases)
-    with store.lease("quickstart", holder("bob", host, os.getpid()), ttl=60), \
-            pytest.raises(LeaseHeld, match=f"bob@{host} pid {os.getpid()}"):
+    with (
+        store.lease("quickstart", holder("bob", host, os.getpid()), ttl=60),
+        pytest.raises(LeaseHeld, match=f"bob@{host} pid {os.getpid()}"),
+    ):
         store.lease("quickstart", holder("carol", "elsewhere", 1), ttl=60).__enter__()
 
 
 def test_lease_of_a_live_process_on_this_host_is_kept(store: Any) -> None:
     host = socket.gethostname()
-    with store.lease("quickstart", holder("alice", host, os.getppid()), ttl=60), \
-            pytest.raises(LeaseHeld, match=f"alice@{host} pid {os.getppid()}"):
+    with (
+        store.lease("quickstart", holder("alice", host, os.getppid()), ttl=60),
+        pytest.raises(LeaseHeld, match=f"alice@{host} pid {os.getppid()}"),
+    ):
         store.lease("quickstart", holder("bob", host, os.getpid()), ttl=60).__enter__()
 
 
@@ -252,8 +303,9 @@ def test_dead_pid_on_another_host_is_not_taken_over(store: Any) -> None:
     held = store.lease("quickstart", holder("alice", "another-host", 2**22 + 1), ttl=60)
     held.__enter__()
     with pytest.raises(LeaseHeld):
-        store.lease("quickstart", holder("bob", socket.gethostname(), os.getpid()),
-                    ttl=60).__enter__()
+        store.lease(
+            "quickstart", holder("bob", socket.gethostname(), os.getpid()), ttl=60
+        ).__enter__()
 
 
 def test_same_holder_may_retake_its_lease(store: Any) -> None:

@@ -52,8 +52,11 @@ def _server_user() -> tuple[int, int] | None:
             return pw.pw_uid, pw.pw_gid
     useradd = shutil.which("useradd")
     if useradd:
-        subprocess.run([useradd, "--system", "--no-create-home", "rollout-pg"], check=False,
-                       capture_output=True)
+        subprocess.run(
+            [useradd, "--system", "--no-create-home", "rollout-pg"],
+            check=False,
+            capture_output=True,
+        )
         with contextlib.suppress(KeyError):
             pw = pwd.getpwnam("rollout-pg")
             return pw.pw_uid, pw.pw_gid
@@ -82,18 +85,50 @@ class PgServer:
     def start(self) -> None:
         env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
         subprocess.run(
-            [self.initdb, "-D", str(self.data), "-U", "rollout", "--auth=trust", "-E", "UTF8",
-             "--no-locale", "--no-sync"],
-            check=True, capture_output=True, cwd=self.root, env=env, **self._as_user(),
+            [
+                self.initdb,
+                "-D",
+                str(self.data),
+                "-U",
+                "rollout",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=self.root,
+            env=env,
+            **self._as_user(),
         )
         for _ in range(3):  # the free port may be taken between probing and binding
             self.port = _free_port()
             with open(self.log, "ab") as log:
                 self.proc = subprocess.Popen(
-                    [self.postgres, "-D", str(self.data), "-k", str(self.root), "-p", str(self.port),
-                     "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                     "-c", "full_page_writes=off", "-c", "max_connections=50"],
-                    stdout=log, stderr=subprocess.STDOUT, cwd=self.root, env=env, **self._as_user(),
+                    [
+                        self.postgres,
+                        "-D",
+                        str(self.data),
+                        "-k",
+                        str(self.root),
+                        "-p",
+                        str(self.port),
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "full_page_writes=off",
+                        "-c",
+                        "max_connections=50",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.root,
+                    env=env,
+                    **self._as_user(),
                 )
             if self._wait_ready():
                 return
@@ -204,7 +239,11 @@ BACKENDS: dict[str, Callable[[FakeClock, pytest.FixtureRequest, Path], Any]] = {
 
 
 @pytest.fixture(
-    params=["memory", "sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])]
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow]),
+    ]
 )
 def store(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Any:
     return BACKENDS[request.param](clock, request, tmp_path)
@@ -216,8 +255,13 @@ WORKER = Path(__file__).with_name("_worker.py")
 
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(WORKER), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def concurrent_commits(url: str, workers: int, count: int) -> list[dict[str, Any]]:
@@ -256,14 +300,17 @@ def check_race(
     precreate=False: the store is first touched by the racing workers (creation, migration and
     the first commit are raced too); do not use `store` before calling.
     """
-    from rollout.model import Event, Plan, Run
+    from rollout.records import Event, Plan, Run
 
     first = 0
     if precreate:
         t = datetime(2026, 11, 22, tzinfo=UTC)
         plan = Plan(name="race", plan_hash="h", steps=(), spec={}, fingerprints={})
-        store.commit(Run(name="race", plan_hash="h", plan=plan, created_at=t, updated_at=t),
-                     [Event(kind="phase", at=t, message="start")], expected_revision=0)
+        store.commit(
+            Run(name="race", plan_hash="h", plan=plan, created_at=t, updated_at=t),
+            [Event(kind="phase", at=t, message="start")],
+            expected_revision=0,
+        )
         first = 1
     results = concurrent_commits(url, workers, count)
     total = workers * count

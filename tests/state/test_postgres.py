@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rollout.errors import LeaseHeld, StateError
-from rollout.model import Holder
+from rollout.records import Holder
 from rollout.state import open_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -27,8 +27,12 @@ def test_open_store_and_schema_version(pg_url: str) -> None:
     assert store.load("x") is None
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT version FROM rollout_schema").fetchall() == [(SCHEMA_VERSION,)]
-        tables = {r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE tablename LIKE 'rollout_%'")}
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE tablename LIKE 'rollout_%'"
+            )
+        }
     assert tables == {"rollout_schema", "rollout_runs", "rollout_events", "rollout_leases"}
     open_store(pg_url).runs()  # a second client: migration is a no-op
     with psycopg.connect(pg_url) as conn:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rollout.errors import LeaseHeld, StateError
-from rollout.model import Event, Holder, Plan, Run
+from rollout.records import Event, Holder, Plan, Run
 from rollout.state import open_store
 from rollout.state.sqlite import SCHEMA_VERSION, SQLiteStore, open_url
 
@@ -30,7 +30,9 @@ def _raw(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path)
 
 
-def test_default_url_is_relative_to_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_url_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ROLLOUT_STATE", raising=False)
     store = open_store()
@@ -117,7 +119,9 @@ def test_busy_database_is_a_state_error_not_a_hang(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_processes_racing_to_commit(tmp_path: Path, race: Callable[..., list[dict[str, Any]]]) -> None:
+def test_processes_racing_to_commit(
+    tmp_path: Path, race: Callable[..., list[dict[str, Any]]]
+) -> None:
     path = tmp_path / "s.db"
     race(SQLiteStore(path), f"sqlite:///{path}", workers=3, count=20)
 

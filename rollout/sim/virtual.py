@@ -16,14 +16,18 @@ from typing import Any
 from rollout.engine import Observation, advance, gate_specs, wanted
 from rollout.errors import InvalidInput, NoData, ProviderError
 from rollout.gates.evaluate import Tick
-from rollout.model import Phase, Plan, Run, Weights
+from rollout.records import Phase, Plan, Run, Weights
 from rollout.sim import traffic
 from rollout.sim.traffic import Scenario
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _DEFAULT = {
     "proportion": {"events": "errors", "total": "requests"},
-    "mean": {"count": "latency_count", "sum": "latency_log_sum", "sum_squares": "latency_log_sum_squares"},
+    "mean": {
+        "count": "latency_count",
+        "sum": "latency_log_sum",
+        "sum_squares": "latency_log_sum_squares",
+    },
     "value": {"query": "latency_p95"},
 }
 _PLACEHOLDER = re.compile(r"{{\s*(\w+)\s*}}")
@@ -49,7 +53,9 @@ def series_for(plan: Plan, scn: Scenario) -> dict[str, dict[str, tuple[str, dict
         for role, query in gate.queries().items():
             text = scn.series.get(name, {}).get(role)
             if text is None:
-                rendered = _PLACEHOLDER.sub(lambda m: "candidate" if m.group(1) == "variant" else "x", query)
+                rendered = _PLACEHOLDER.sub(
+                    lambda m: "candidate" if m.group(1) == "variant" else "x", query
+                )
                 try:
                     roles[role] = traffic.parse(rendered)
                     continue
@@ -63,7 +69,9 @@ def series_for(plan: Plan, scn: Scenario) -> dict[str, dict[str, tuple[str, dict
     return out
 
 
-def simulate_one(plan: Plan, scn: Scenario, seed: int, index: int, series: dict[str, Any] | None = None) -> Outcome:
+def simulate_one(
+    plan: Plan, scn: Scenario, seed: int, index: int, series: dict[str, Any] | None = None
+) -> Outcome:
     import numpy as np
 
     ss = np.random.SeedSequence([seed, index])
@@ -71,7 +79,14 @@ def simulate_one(plan: Plan, scn: Scenario, seed: int, index: int, series: dict[
     counts, lat = np.random.default_rng(counts_ss), np.random.default_rng(lat_ss)
     series = series if series is not None else series_for(plan, scn)
     stages = tuple(s.stage for s in plan.steps if s.kind == "approval" and s.stage)
-    run = Run(name=plan.name, plan_hash=plan.plan_hash, plan=plan, approved=stages, created_at=T0, updated_at=T0)
+    run = Run(
+        name=plan.name,
+        plan_hash=plan.plan_hash,
+        plan=plan,
+        approved=stages,
+        created_at=T0,
+        updated_at=T0,
+    )
     weights = Weights.all_baseline()
     now, first = T0, None
     cand_n = cand_e = ticks = 0
@@ -85,8 +100,10 @@ def simulate_one(plan: Plan, scn: Scenario, seed: int, index: int, series: dict[
             a = (tr.start - T0).total_seconds() / 60
             b = (tr.end - T0).total_seconds() / 60
             share = weights.candidate / 100.0
-            batches = {"candidate": traffic.draw(scn, "candidate", share, a, b, counts, lat),
-                       "baseline": traffic.draw(scn, "baseline", 1.0 - share, a, b, counts, lat)}
+            batches = {
+                "candidate": traffic.draw(scn, "candidate", share, a, b, counts, lat),
+                "baseline": traffic.draw(scn, "baseline", 1.0 - share, a, b, counts, lat),
+            }
             cb = batches["candidate"]
             cand_n += cb.n
             cand_e += cb.errors
@@ -95,7 +112,11 @@ def simulate_one(plan: Plan, scn: Scenario, seed: int, index: int, series: dict[
             ticks += 1
             for g in tr.gates:
                 obs_ticks[g] = _tick(g, series[g], batches, tr.end, tr.stage, tr.weight)
-        obs = Observation(weights=weights, ticks=obs_ticks, preflight={"simulated": "ok"} if want.preflight else None)
+        obs = Observation(
+            weights=weights,
+            ticks=obs_ticks,
+            preflight={"simulated": "ok"} if want.preflight else None,
+        )
         d = advance(plan, run, obs, now)
         for act in d.actions:
             weights = act.weights
@@ -103,11 +124,19 @@ def simulate_one(plan: Plan, scn: Scenario, seed: int, index: int, series: dict[
                 first = now
         run = d.run
         minutes = (now - (first or T0)).total_seconds() / 60
-        if run.phase in (Phase.ROLLING_BACK, Phase.COMPLETED, Phase.PAUSED) or d.wake_at is None or now >= limit:
+        if (
+            run.phase in (Phase.ROLLING_BACK, Phase.COMPLETED, Phase.PAUSED)
+            or d.wake_at is None
+            or now >= limit
+        ):
             break
         now = max(now, d.wake_at)
     failed: tuple[str, ...] = ()
-    outcome = {Phase.ROLLING_BACK: "rolled_back", Phase.COMPLETED: "completed", Phase.PAUSED: "paused"}.get(run.phase, "timeout")
+    outcome = {
+        Phase.ROLLING_BACK: "rolled_back",
+        Phase.COMPLETED: "completed",
+        Phase.PAUSED: "paused",
+    }.get(run.phase, "timeout")
     if outcome == "rolled_back":
         failed = tuple(g for g, v in run.verdicts.items() if v.get("status") == "fail")
     elif outcome == "paused":
@@ -117,11 +146,20 @@ def simulate_one(plan: Plan, scn: Scenario, seed: int, index: int, series: dict[
     return Outcome(outcome, minutes, failed, cand_n, cand_e, excess, ticks)
 
 
-def _tick(gate: str, roles: dict[str, tuple[str, dict[str, str]]], batches: dict[str, traffic.Batch], at: datetime, stage: str, weight: int) -> Tick:
+def _tick(
+    gate: str,
+    roles: dict[str, tuple[str, dict[str, str]]],
+    batches: dict[str, traffic.Batch],
+    at: datetime,
+    stage: str,
+    weight: int,
+) -> Tick:
     readings: dict[str, dict[str, float]] = {}
     try:
         for variant, batch in batches.items():
-            readings[variant] = {role: traffic.answer(name, labels, batch) for role, (name, labels) in roles.items()}
+            readings[variant] = {
+                role: traffic.answer(name, labels, batch) for role, (name, labels) in roles.items()
+            }
     except NoData:
         return Tick(at=at, stage=stage, weight=weight, readings=None)
     return Tick(at=at, stage=stage, weight=weight, readings=readings)

@@ -25,13 +25,22 @@ def default_credential() -> Any:
     try:
         from azure.identity import DefaultAzureCredential
     except ModuleNotFoundError as exc:
-        raise ProviderError("Azure support needs the azure extra: pip install 'rollout[azure]'") from exc
+        raise ProviderError(
+            "Azure support needs the azure extra: pip install 'rollout[azure]'"
+        ) from exc
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
 
 class AzureError(ProviderError):
-    def __init__(self, status: int, code: str, message: str, request_id: str | None, what: str) -> None:
-        self.status, self.code, self.azure_message, self.request_id = status, code, message, request_id
+    def __init__(
+        self, status: int, code: str, message: str, request_id: str | None, what: str
+    ) -> None:
+        self.status, self.code, self.azure_message, self.request_id = (
+            status,
+            code,
+            message,
+            request_id,
+        )
         rid = f" (request id {request_id})" if request_id else ""
         super().__init__(f"{what}: HTTP {status} {code}: {message}{rid}")
 
@@ -48,7 +57,11 @@ def error_from(resp: Any, what: str) -> AzureError:
             code, message = str(body["title"]), str(body.get("detail") or message)
     except ValueError:
         pass
-    rid = resp.headers.get("x-ms-request-id") or resp.headers.get("x-ms-correlation-request-id") or resp.headers.get("request-id")
+    rid = (
+        resp.headers.get("x-ms-request-id")
+        or resp.headers.get("x-ms-correlation-request-id")
+        or resp.headers.get("request-id")
+    )
     return AzureError(resp.status_code, code, message, rid, what)
 
 
@@ -98,7 +111,15 @@ class AzureClient:
         except Exception as exc:  # azure-identity raises ClientAuthenticationError and friends
             raise ProviderError(f"Azure credentials: {type(exc).__name__}: {exc}") from exc
 
-    def request(self, method: str, url: str, *, what: str | None = None, ok: tuple[int, ...] = (200, 201, 202, 204), **kwargs: Any) -> Any:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str | None = None,
+        ok: tuple[int, ...] = (200, 201, 202, 204),
+        **kwargs: Any,
+    ) -> Any:
         """Send with retries; a status outside `ok` raises AzureError."""
         what = what or f"{method} {url.split('?')[0]}"
         headers = dict(kwargs.pop("headers", None) or {})

@@ -57,7 +57,9 @@ class Step(_Frozen):
         if self.kind == "set_weight":
             return f"set_weight {self.weight}"
         if self.kind == "analyze":
-            return f"analyze {self.duration}s every {self.interval}s gates [{', '.join(self.gates)}]"
+            return (
+                f"analyze {self.duration}s every {self.interval}s gates [{', '.join(self.gates)}]"
+            )
         if self.kind == "approval":
             return f"approval {self.stage}"
         return self.kind
