@@ -76,6 +76,11 @@ class StaleState(StateError):
     """A commit lost a race: the stored revision moved on. Reload and decide again."""
 
 
+class Fenced(RolloutError):
+    """A router write lost the race: the run moved on (abort, pause, a newer revision) before it
+    was sent. The write is not sent; the runner reloads and decides again."""
+
+
 class LeaseHeld(RolloutError):
     """Another live process holds this rollout's lease (exit 6)."""
 

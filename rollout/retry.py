@@ -7,6 +7,7 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from rollout import fencing
 from rollout.errors import ProviderError
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -48,6 +49,7 @@ def send_with_retry(
     sleep: Callable[[float], None],
     attempts: int = 5,
     max_wait: float = 60.0,
+    write: bool = False,
 ) -> Any:
     """Call `send()` (returns an httpx.Response) until it is not a retryable failure.
 
@@ -59,6 +61,8 @@ def send_with_retry(
 
     last_exc: Exception | None = None
     for attempt in range(1, attempts + 1):
+        if write:
+            fencing.check()  # a write that lost the race (abort, pause) is never sent
         try:
             resp = send()
         except httpx.TransportError as exc:

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from rollout import fencing
 from rollout.errors import ProviderError
 from rollout.records import VARIANTS, Weights
 from rollout.registry import BuildContext
@@ -129,6 +130,7 @@ class FileRouter:
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
+            fencing.check()  # the last moment a stale write can still be withheld
             os.replace(tmp, self.path)  # atomic: readers see the old file or the new one
             tmp = None
             _fsync_dir(parent)  # the rename itself survives a power cut

@@ -209,7 +209,11 @@ class HttpRouter:
 
         try:
             resp = send_with_retry(
-                send, what=what, sleep=self.sleep, attempts=self.config.retries + 1
+                send,
+                what=what,
+                sleep=self.sleep,
+                attempts=self.config.retries + 1,
+                write=body is not None,
             )
         except httpx.HTTPError as exc:  # not a transport error (e.g. a bad URL): no retry helps
             raise ProviderError(f"{what}: {type(exc).__name__}: {exc}") from None
