@@ -25,6 +25,7 @@ from rollout.load import load
 from rollout.providers import build_router
 from rollout.records import Phase, Weights
 from rollout.runner import new_run
+from rollout.spec import ProviderSpec
 from rollout.state import open_store
 
 PLAN = Path(__file__).resolve().parent.parent / "examples" / "quickstart" / "plan.yaml"
@@ -36,7 +37,9 @@ def once(tmp: Path) -> tuple[float, float]:
     plan = plan.model_copy(
         update={
             "source": str(tmp / "plan.yaml"),
-            "spec": {**plan.spec, "router": {"type": "file", "path": str(tmp / "routes.json")}},
+            "spec": plan.spec.model_copy(
+                update={"router": ProviderSpec(type="file", path=str(tmp / "routes.json"))}
+            ),
         }
     )
     store = open_store(state)

@@ -68,7 +68,7 @@ def compile_plan(
         name=spec.name,
         plan_hash=plan_hash,
         steps=steps_of(spec),
-        spec=data,
+        spec=spec,
         fingerprints=fingerprints,
         source=source,
     )

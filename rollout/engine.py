@@ -62,26 +62,18 @@ class Decision:
     wake_at: datetime | None = None  # None: nothing more to do (finished or waiting for a person)
 
 
-_GATES: dict[str, dict[str, Gate]] = {}  # plan_hash -> gates: validated once, read every tick
-
-
 def gate_specs(plan: Plan) -> dict[str, Gate]:
-    got = _GATES.get(plan.plan_hash)
-    if got is None:
-        got = _GATES[plan.plan_hash] = {
-            g["name"]: Gate.model_validate(g) for g in plan.spec.get("gates", [])
-        }
-    return got
+    return {g.name: g for g in plan.spec.gates}
 
 
 def alpha_share(plan: Plan) -> float:
     """Each gate's share of the plan's family-wise alpha (Bonferroni: valid uniformly over time).
 
     Under `method: sequential`, `value` gates keep threshold semantics and spend no alpha."""
-    gates = plan.spec.get("gates", [])
-    if plan.spec["analysis"]["method"] == "sequential":
-        gates = [g for g in gates if g.get("kind") != "value"]
-    return float(plan.spec["analysis"]["alpha"]) / max(1, len(gates))
+    gates = list(plan.spec.gates)
+    if plan.spec.analysis.method == "sequential":
+        gates = [g for g in gates if g.kind != "value"]
+    return plan.spec.analysis.alpha / max(1, len(gates))
 
 
 def current_step(plan: Plan, run: Run) -> Step | None:
@@ -312,9 +304,9 @@ def _analyze(plan: Plan, run: Run, step: Step, obs: Observation, now: datetime) 
 
     gates = gate_specs(plan)
     settings = Settings(
-        method=plan.spec["analysis"]["method"],
+        method=plan.spec.analysis.method,
         alpha=alpha_share(plan),
-        failure_limit=int(plan.spec["analysis"]["failure_limit"]),
+        failure_limit=plan.spec.analysis.failure_limit,
         stage_complete=now >= end,
     )
     states = dict(run.gates)
@@ -405,8 +397,8 @@ def _analyze(plan: Plan, run: Run, step: Step, obs: Observation, now: datetime) 
         if short
         else ""
     )
-    policy = plan.spec["analysis"]["on_inconclusive"]
-    max_ext = int(plan.spec["analysis"]["max_extensions"])
+    policy = plan.spec.analysis.on_inconclusive
+    max_ext = plan.spec.analysis.max_extensions
     if policy == "extend" and run.extensions < max_ext:
         ev = _ev(
             "extend",

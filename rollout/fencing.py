@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from rollout.errors import Fenced
-
 _FENCE: ContextVar[Callable[[], None] | None] = ContextVar("rollout_fence", default=None)
 
 

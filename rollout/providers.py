@@ -9,6 +9,7 @@ from typing import Any
 from rollout import registry
 from rollout.records import Plan
 from rollout.registry import BuildContext
+from rollout.spec import Gate
 
 
 @dataclass
@@ -18,8 +19,8 @@ class Providers:
     deployments: Any = None
     ctx: BuildContext = field(default_factory=lambda: BuildContext(Path("."), {}, ""))
 
-    def source_for(self, gate: dict[str, Any]) -> Any:
-        return self.sources[gate.get("source") or ""]
+    def source_for(self, gate: Gate) -> Any:
+        return self.sources[gate.source or ""]
 
 
 def plan_dir(plan: Plan) -> Path:
@@ -28,7 +29,7 @@ def plan_dir(plan: Plan) -> Path:
 
 def context(plan: Plan, extra: dict[str, Any] | None = None) -> BuildContext:
     variants = {}
-    for v, spec in plan.spec["variants"].items():
+    for v, spec in plan.spec.variants.model_dump().items():
         variants[v] = {**spec, "target": spec.get("target") or v}
     return BuildContext(
         plan_dir=plan_dir(plan),
@@ -40,18 +41,18 @@ def context(plan: Plan, extra: dict[str, Any] | None = None) -> BuildContext:
 
 
 def build_router(plan: Plan, extra: dict[str, Any] | None = None) -> Any:
-    return registry.build("router", plan.spec["router"], context(plan, extra))
+    return registry.build("router", plan.spec.router.model_dump(), context(plan, extra))
 
 
 def build_all(plan: Plan, extra: dict[str, Any] | None = None, *, router: Any = None) -> Providers:
     ctx = context(plan, extra)
     ctx.router = (
-        router if router is not None else registry.build("router", plan.spec["router"], ctx)
+        router if router is not None else registry.build("router", plan.spec.router.model_dump(), ctx)
     )
-    sources = {"": registry.build("metrics", plan.spec["metrics"], ctx)}
-    for name, spec in (plan.spec.get("sources") or {}).items():
-        sources[name] = registry.build("metrics", spec, ctx)
+    sources = {"": registry.build("metrics", plan.spec.metrics.model_dump(), ctx)}
+    for name, spec in plan.spec.sources.items():
+        sources[name] = registry.build("metrics", spec.model_dump(), ctx)
     deployments = None
-    if plan.spec.get("deployments"):
-        deployments = registry.build("deployments", plan.spec["deployments"], ctx)
+    if plan.spec.deployments is not None:
+        deployments = registry.build("deployments", plan.spec.deployments.model_dump(), ctx)
     return Providers(router=ctx.router, sources=sources, deployments=deployments, ctx=ctx)

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rollout.spec import PlanSpec
+
 VARIANTS = ("baseline", "candidate")
 
 
@@ -71,7 +73,7 @@ class Plan(_Frozen):
     name: str
     plan_hash: str
     steps: tuple[Step, ...]
-    spec: dict[str, Any]  # the normalised PlanSpec (JSON), incl. router/metrics config: no secrets
+    spec: PlanSpec  # the normalised, typed plan incl. router/metrics config: no secrets
     fingerprints: dict[str, str]  # variant -> sha256 of model, version, params, prompt content
     source: str | None = None  # the plan file it came from
 

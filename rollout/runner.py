@@ -176,13 +176,13 @@ class Runner:
         from rollout.metrics.render import render_query
 
         window = Window(req.start, req.end)
-        gates = {g["name"]: g for g in self.plan.spec.get("gates", [])}
-        interval = int(self.plan.spec["analysis"]["interval"])
+        gates = engine.gate_specs(self.plan)
+        interval = self.plan.spec.analysis.interval
         out: dict[str, Tick] = {}
         for name in req.gates:
             gate = gates[name]
             source = self.providers.source_for(gate)
-            roles = engine.gate_specs(self.plan)[name].queries()
+            roles = gate.queries()
             readings: dict[str, dict[str, float]] | None = {}
             error = None
             try:

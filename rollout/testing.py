@@ -73,3 +73,27 @@ def scripted_providers(router: Any, source: Any, plan: Any) -> Any:
     ctx = context(plan)
     ctx.router = router
     return Providers(router=router, sources={"": source}, ctx=ctx)
+
+
+def tiny_spec(name: str = "demo", router: dict[str, Any] | None = None) -> Any:
+    """The smallest valid PlanSpec (for tests that need a Plan but not its contents)."""
+    from rollout.spec import PlanSpec
+
+    return PlanSpec.model_validate(
+        {
+            "apiVersion": "rollout/v1",
+            "kind": "Plan",
+            "name": name,
+            "variants": {"baseline": {"model": "a"}, "candidate": {"model": "b"}},
+            "router": router or {"type": "file", "path": "routes.json"},
+            "metrics": {"type": "simulated"},
+            "stages": [{"name": "full", "weight": 100}],
+        }
+    )
+
+
+def tiny_plan(name: str = "demo", router: dict[str, Any] | None = None) -> Any:
+    """A compiled Plan around tiny_spec, for state and router tests."""
+    from rollout.records import Plan
+
+    return Plan(name=name, plan_hash="h", steps=(), spec=tiny_spec(name, router), fingerprints={})

@@ -21,7 +21,7 @@ SCHEMA = "rollout.apply/v1"
 
 def lease_ttl(plan: Plan) -> float:
     """Long enough to survive one sleep; a dead holder on the same host is taken over at once."""
-    return max(30.0, 3.0 * float(plan.spec["analysis"]["interval"]))
+    return max(30.0, 3.0 * float(plan.spec.analysis.interval))
 
 
 def run(
@@ -42,7 +42,7 @@ def run(
         try:
             until_index = stage_end_index(plan, until)
         except ValueError:
-            stages = [s["name"] for s in plan.spec["stages"]]
+            stages = [s.name for s in plan.spec.stages]
             raise InvalidInput(
                 f"--until {until!r}: no such stage; stages: {', '.join(stages)}"
             ) from None
@@ -144,9 +144,7 @@ def _start(st: StateStore, plan: Plan, clock: Clock, approve: bool) -> tuple[Run
         note = f"resuming {plan.name} attempt {run.attempt} at step {run.step_index + 1}/{len(plan.steps)} ({run.phase.value})"
     if approve:
         stages = tuple(
-            s["name"]
-            for s in plan.spec["stages"]
-            if s.get("approval") and s["name"] not in run.approved
+            s.name for s in plan.spec.stages if s.approval and s.name not in run.approved
         )
         if stages:
             for _ in range(5):

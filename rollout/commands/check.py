@@ -49,15 +49,14 @@ def collect(plan: Any, *, clock: Any = None, extra: dict[str, Any] | None = None
     from rollout.clock import SystemClock
     from rollout.metrics.render import render_query
     from rollout.providers import context
-    from rollout.spec import Gate
 
     clock = clock or SystemClock()
     ctx = context(plan, extra)
     spec = plan.spec
-    interval = int(spec["analysis"]["interval"])
+    interval = spec.analysis.interval
     now = clock.now()
     window = Window(now - timedelta(seconds=interval), now)
-    stage = spec["stages"][0]["name"]
+    stage = spec.stages[0].name
     report: dict[str, Any] = {
         "name": plan.name,
         "file": plan.source,
@@ -73,14 +72,15 @@ def collect(plan: Any, *, clock: Any = None, extra: dict[str, Any] | None = None
         "results": [],
     }
     try:
-        router = registry.build("router", spec["router"], ctx)
+        router = registry.build("router", spec.router.model_dump(), ctx)
         ctx.router = router
         report["weights"] = router.get_weights().model_dump()
     except RolloutError as exc:
         report["router_error"] = _msg(exc)
 
     sources: dict[str, Any] = {}
-    for name, sspec in [("", spec["metrics"]), *(spec.get("sources") or {}).items()]:
+    for name, provider in [("", spec.metrics), *spec.sources.items()]:
+        sspec = provider.model_dump()
         label = name or "metrics"
         built = _attempt(partial(registry.build, "metrics", sspec, ctx))
         if built["status"] != "ok":
@@ -92,13 +92,13 @@ def collect(plan: Any, *, clock: Any = None, extra: dict[str, Any] | None = None
             **_without_value(_attempt(sources[name].check)),
         }
 
-    for gate in spec.get("gates") or []:
-        roles = Gate.model_validate(gate).queries()
-        src_name = gate.get("source") or ""
+    for gate in spec.gates:
+        roles = gate.queries()
+        src_name = gate.source or ""
         for role, template in roles.items():
             for variant, info in ctx.variants.items():
                 row: dict[str, Any] = {
-                    "gate": gate["name"],
+                    "gate": gate.name,
                     "role": role,
                     "variant": variant,
                     "source": src_name or "metrics",

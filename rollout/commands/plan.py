@@ -117,7 +117,7 @@ def payload(loaded: Loaded, stored: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _variant(plan: Plan, v: str) -> dict[str, Any]:
-    spec = plan.spec["variants"][v]
+    spec = getattr(plan.spec.variants, v).model_dump()
     return {
         "model": spec.get("model"),
         "model_version": spec.get("model_version"),

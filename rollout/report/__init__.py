@@ -14,7 +14,7 @@ def context(run: Run, events: list[Event]) -> dict[str, Any]:
     return redact(
         {
             "run": run_json(run),
-            "variants": run.plan.spec["variants"],
+            "variants": run.plan.spec.variants.model_dump(),
             "steps": [s.describe() + (f" ({s.stage})" if s.stage else "") for s in run.plan.steps],
             "events": [e.model_dump(mode="json") for e in events],
             "verdict_events": [

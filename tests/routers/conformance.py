@@ -38,6 +38,7 @@ from rollout import engine
 from rollout.errors import ProviderError
 from rollout.records import Phase, Plan, Run, Step, Weights
 from rollout.routers import Router
+from rollout.testing import tiny_spec
 
 WEIGHTS = (0, 5, 25, 50, 100)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -57,7 +58,7 @@ def run_at(weights: Weights, phase: Phase = Phase.PROGRESSING) -> tuple[Plan, Ru
         name="conformance",
         plan_hash="c0ffee",
         steps=(Step(kind="preflight"),),
-        spec={},
+        spec=tiny_spec("conformance"),
         fingerprints={},
     )
     run = Run(

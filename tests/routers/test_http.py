@@ -279,7 +279,7 @@ def test_a_plan_with_the_documented_body_loads_and_routes(
     loaded = load(tmp_path / "plan.yaml", env={})
     ctx = registry.BuildContext(
         plan_dir=tmp_path,
-        variants=loaded.plan.spec["variants"],
+        variants=loaded.plan.spec.variants.model_dump(),
         plan_name=loaded.plan.name,
         extra={"http_transport": gateway.transport, "sleep": sleeps.append},
     )
@@ -287,7 +287,7 @@ def test_a_plan_with_the_documented_body_loads_and_routes(
     router.set_weights(Weights.of(25))
     assert gateway.weights == {"primary": 75, "canary": 25}
     assert router.get_weights() == Weights.of(25)
-    assert "${GW_TOKEN}" in json.dumps(loaded.plan.spec), (
+    assert "${GW_TOKEN}" in loaded.plan.spec.model_dump_json(), (
         "the plan keeps the reference, never the token"
     )
-    assert "s3cret" not in json.dumps(loaded.plan.spec)
+    assert "s3cret" not in loaded.plan.spec.model_dump_json()

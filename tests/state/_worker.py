@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from rollout.errors import StaleState
 from rollout.records import Event, Holder, Plan, Run
 from rollout.state import open_store
+from rollout.testing import tiny_spec
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
     while len(wins) < count:
         run = store.load(name)
         if run is None:  # nobody created it yet: race to create it (expected_revision 0)
-            plan = Plan(name=name, plan_hash="h", steps=(), spec={}, fingerprints={})
+            plan = Plan(name=name, plan_hash="h", steps=(), spec=tiny_spec(name), fingerprints={})
             now = datetime.now(UTC)
             run = Run(name=name, plan_hash="h", plan=plan, created_at=now, updated_at=now)
         event = Event(

@@ -18,6 +18,7 @@ import pytest
 from rollout.clock import FakeClock
 from rollout.errors import LeaseHeld, StaleState
 from rollout.records import Event, Holder, Intent, Phase, Plan, Run, Step, Weights
+from rollout.testing import tiny_spec
 
 T0 = datetime(2026, 11, 22, 10, 1, 2, 123456, tzinfo=UTC)
 
@@ -41,7 +42,7 @@ def make_plan(name: str = "quickstart", plan_hash: str = "h1") -> Plan:
             Step(kind="approval", stage="expansion"),
             Step(kind="promote"),
         ),
-        spec={"router": {"type": "file", "path": "routes.json"}, "stages": [{"name": "pilot"}]},
+        spec=tiny_spec(name),
         fingerprints={"baseline": "a" * 64, "candidate": "b" * 64},
         source="plans/quickstart.yaml",
     )

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from rollout.clock import FakeClock
+from rollout.testing import tiny_spec
 
 
 @pytest.fixture
@@ -305,7 +306,7 @@ def check_race(
     first = 0
     if precreate:
         t = datetime(2026, 11, 22, tzinfo=UTC)
-        plan = Plan(name="race", plan_hash="h", steps=(), spec={}, fingerprints={})
+        plan = Plan(name="race", plan_hash="h", steps=(), spec=tiny_spec("race"), fingerprints={})
         store.commit(
             Run(name="race", plan_hash="h", plan=plan, created_at=t, updated_at=t),
             [Event(kind="phase", at=t, message="start")],

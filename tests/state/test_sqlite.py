@@ -17,12 +17,13 @@ from rollout.errors import LeaseHeld, StateError
 from rollout.records import Event, Holder, Plan, Run
 from rollout.state import open_store
 from rollout.state.sqlite import SCHEMA_VERSION, SQLiteStore, open_url
+from rollout.testing import tiny_spec
 
 T = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 def _run(name: str = "r") -> Run:
-    plan = Plan(name=name, plan_hash="h", steps=(), spec={}, fingerprints={})
+    plan = Plan(name=name, plan_hash="h", steps=(), spec=tiny_spec(name), fingerprints={})
     return Run(name=name, plan_hash="h", plan=plan, created_at=T, updated_at=T)
 
 
