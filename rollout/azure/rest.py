@@ -19,16 +19,23 @@ ARM = "https://management.azure.com"
 ARM_SCOPE = "https://management.azure.com/.default"
 
 
+_DEFAULT: list[Any] = []  # the process's one DefaultAzureCredential, made on first use
+
+
 def default_credential() -> Any:
     """DefaultAzureCredential: environment (service principal), workload identity (GitHub OIDC),
-    managed identity, Azure CLI. Imported here, never at start-up."""
+    managed identity, Azure CLI. Imported here, never at start-up; one per process, so that
+    every client shares its token cache."""
+    if _DEFAULT:
+        return _DEFAULT[0]
     try:
         from azure.identity import DefaultAzureCredential
     except ModuleNotFoundError as exc:
         raise ProviderError(
             "Azure support needs the azure extra: pip install 'rollout[azure]'"
         ) from exc
-    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    _DEFAULT.append(DefaultAzureCredential(exclude_interactive_browser_credential=True))
+    return _DEFAULT[0]
 
 
 class AzureError(ProviderError):
@@ -86,6 +93,7 @@ class AzureClient:
         sleep: Callable[[float], None] | None = None,
         attempts: int = 5,
         timeout: float = 30.0,
+        now: Callable[[], float] | None = None,
     ) -> None:
         import httpx
 
@@ -96,6 +104,7 @@ class AzureClient:
         self._http = httpx.Client(transport=transport, timeout=timeout)
         self._sleep = sleep or SystemClock().sleep
         self._attempts = attempts
+        self._now = now  # seconds since the epoch, for token expiry (tests step it)
 
     @property
     def credential(self) -> Any:
@@ -104,12 +113,10 @@ class AzureClient:
         return self._credential
 
     def _token(self) -> str:
-        try:
-            return str(self.credential.get_token(self.scope).token)
-        except ProviderError:
-            raise
-        except Exception as exc:  # azure-identity raises ClientAuthenticationError and friends
-            raise ProviderError(f"Azure credentials: {type(exc).__name__}: {exc}") from exc
+        from rollout.azure.tokens import tokens_for
+
+        # One cached token per credential and scope, renewed before it expires.
+        return tokens_for(self.credential, self._now).token(self.scope)
 
     def request(
         self,
