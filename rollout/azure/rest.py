@@ -125,9 +125,11 @@ class AzureClient:
         *,
         what: str | None = None,
         ok: tuple[int, ...] = (200, 201, 202, 204),
+        write: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """Send with retries; a status outside `ok` raises AzureError."""
+        """Send with retries; a status outside `ok` raises AzureError. `write=True` (a request
+        that changes traffic) consults the write fence before every attempt."""
         what = what or f"{method} {url.split('?')[0]}"
         headers = dict(kwargs.pop("headers", None) or {})
 
@@ -135,7 +137,9 @@ class AzureClient:
             headers["Authorization"] = f"Bearer {self._token()}"
             return self._http.request(method, url, headers=headers, **kwargs)
 
-        resp = send_with_retry(send, what=what, sleep=self._sleep, attempts=self._attempts)
+        resp = send_with_retry(
+            send, what=what, sleep=self._sleep, attempts=self._attempts, write=write
+        )
         if resp.status_code not in ok:
             raise error_from(resp, what)
         return resp

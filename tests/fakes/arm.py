@@ -85,6 +85,7 @@ class FakeArm:
     calls: list[Call] = field(default_factory=list)
     down: int | None = None  # when set, every request fails with this status (an outage)
     injected: list[Injected] = field(default_factory=list)
+    tripped: set[str] = field(default_factory=set)  # backend ids (lower case) whose breaker tripped
     _ops: dict[str, dict[str, Any]] = field(default_factory=dict)
     _rid: int = 0
 
@@ -134,15 +135,28 @@ class FakeArm:
     def backend_id(self, service: str, backend: str) -> str:
         return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}{APIM}{service}/backends/{backend}"
 
-    def add_backend(self, service: str, backend: str, url: str) -> None:
-        self.backends[self.backend_id(service, backend)] = {
-            "properties": {"type": "Single", "url": url, "protocol": "http"}
-        }
+    def add_backend(
+        self, service: str, backend: str, url: str, breaker: dict[str, Any] | None = None
+    ) -> None:
+        props: dict[str, Any] = {"type": "Single", "url": url, "protocol": "http"}
+        if breaker is not None:  # BackendCircuitBreaker {rules: [...]}, as in the spec
+            props["circuitBreaker"] = breaker
+        self.backends[self.backend_id(service, backend)] = {"properties": props}
         self.etags[self.backend_id(service, backend)] = 1
 
-    def add_pool(self, service: str, pool: str, members: dict[str, int]) -> None:
+    def add_pool(
+        self,
+        service: str,
+        pool: str,
+        members: dict[str, int],
+        priorities: dict[str, int] | None = None,
+    ) -> None:
         services = [
-            {"id": self.backend_id(service, m), "priority": 1, "weight": w}
+            {
+                "id": self.backend_id(service, m),
+                "priority": (priorities or {}).get(m, 1),
+                "weight": w,
+            }
             for m, w in members.items()
         ]
         self.backends[self.backend_id(service, pool)] = {
@@ -160,6 +174,35 @@ class FakeArm:
     def pool_weights(self, service: str, pool: str) -> dict[str, int]:
         svcs = self.backends[self.backend_id(service, pool)]["properties"]["pool"]["services"]
         return {s["id"].rsplit("/", 1)[1]: s.get("weight") for s in svcs}
+
+    def trip(self, service: str, backend: str) -> None:
+        """The gateway's breaker for `backend` trips (runtime state: ARM does not show it)."""
+        self.tripped.add(self.backend_id(service, backend).lower())
+
+    def route(self, service: str, pool: str, n: int, seed: int = 0) -> dict[str, int]:
+        """Send n requests through the pool as the APIM gateway does (docs: backends.md):
+        the best priority group (lowest number) with an available member serves; within it,
+        members are chosen by relative weight (evenly when no member has a weight); tripped
+        members are skipped. Returns requests per backend name."""
+        import random
+
+        rng = random.Random(seed)
+        svcs = self.backends[self.backend_id(service, pool)]["properties"]["pool"]["services"]
+        up = [s for s in svcs if s["id"].lower() not in self.tripped]
+        counts = {s["id"].rsplit("/", 1)[1]: 0 for s in svcs}
+        if not up:
+            return counts
+        best = min(s.get("priority") or 1 for s in up)
+        group = [s for s in up if (s.get("priority") or 1) == best]
+        weights = [s.get("weight") for s in group]
+        if all(w is None for w in weights):
+            weights = [1] * len(group)
+        w = [float(x or 0) for x in weights]
+        if sum(w) == 0:
+            return counts
+        for s in rng.choices(group, weights=w, k=n):
+            counts[s["id"].rsplit("/", 1)[1]] += 1
+        return counts
 
     def concurrent_edit(self, service: str, backend: str) -> None:
         """Someone else changed the backend: its ETag moves on, so a stale If-Match gets 412."""
@@ -421,7 +464,7 @@ class FakeArm:
             return "body must be {properties: ...}"
         props = body["properties"]
         if props.get("type") != "Pool":
-            return None
+            return _check_breaker(props.get("circuitBreaker"))
         services = (props.get("pool") or {}).get("services") or []
         if not services:
             return "pool.services needs at least one item"
@@ -455,6 +498,25 @@ class FakeArm:
 
     def adapter(self) -> Any:
         return _adapter(self)
+
+
+def _check_breaker(cb: Any) -> str | None:
+    """BackendCircuitBreaker (2024-05-01): rules[] (max 15) of {name, failureCondition {count |
+    percentage, interval, statusCodeRanges [{min, max} in 200..599], errorReasons},
+    tripDuration, acceptRetryAfter}."""
+    if cb is None:
+        return None
+    rules = cb.get("rules") if isinstance(cb, dict) else None
+    if not isinstance(rules, list) or len(rules) > 15:
+        return "circuitBreaker.rules must be a list of at most 15 rules"
+    for r in rules:
+        extra = set(r) - {"name", "failureCondition", "tripDuration", "acceptRetryAfter"}
+        if extra:
+            return f"unknown CircuitBreakerRule fields {sorted(extra)}"
+        for rng in (r.get("failureCondition") or {}).get("statusCodeRanges") or []:
+            if not (200 <= rng.get("min", 0) <= rng.get("max", 0) <= 599):
+                return f"statusCodeRanges {rng!r} must lie in 200..599"
+    return None
 
 
 def _check_deployment(body: Any) -> str | None:
