@@ -13,8 +13,8 @@ import pytest
 from rollout import registry
 from rollout.errors import ProviderError
 from rollout.records import Weights
+from rollout.testing.routers import Harness, RouterConformance
 from tests.fakes.arm import APIM_API, FakeArm, FakeCredential
-from tests.routers.conformance import Harness, RouterConformance
 
 SVC, POOL = "apim-llm", "aoai-pool"
 VARIANTS = {

@@ -12,9 +12,9 @@ import pytest
 from rollout import registry
 from rollout.errors import ProviderError
 from rollout.records import Weights
+from rollout.testing.routers import Harness, RouterConformance
 from tests.fakes.appconfig import FF_CONTENT_TYPE, FakeAppConfig, assigned
 from tests.fakes.arm import FakeCredential
-from tests.routers.conformance import Harness, RouterConformance
 
 ENDPOINT = "https://my-store.azconfig.io"
 FLAG = "support-bot-model"

@@ -13,7 +13,7 @@ from rollout.client import Routes
 from rollout.errors import ProviderError
 from rollout.records import Weights
 from rollout.routers.file import SCHEMA, FileRouter
-from tests.routers.conformance import Harness, RouterConformance
+from rollout.testing.routers import Harness, RouterConformance
 
 
 def make_router(context: Any) -> FileRouter:

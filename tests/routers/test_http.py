@@ -13,7 +13,7 @@ from rollout import registry
 from rollout.errors import InvalidInput, ProviderError
 from rollout.records import Weights
 from rollout.routers.http import Config, HttpRouter, lookup
-from tests.routers.conformance import Harness, RouterConformance
+from rollout.testing.routers import Harness, RouterConformance
 
 BASE = "https://gateway.test"
 ROUTE_URL = BASE + "/api/routes/support-bot"

@@ -1,4 +1,5 @@
-"""Fakes shipped for tests and plugin authors: a router that records and can fail, scripted metrics."""
+"""Fakes for tests and plugin authors: a router that records and can fail, scripted metrics,
+and the smallest valid plan. Plain Python: no pytest needed to import or use them."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""The router conformance suite: what every router must do, whatever it talks to.
+"""The Router conformance suite: what every router must do, whatever it talks to.
 
-Use it from a router's tests by subclassing `RouterConformance` and giving it one fixture,
-`harness`, that returns a `Harness` around a fresh router and its (fake) provider:
+A plugin's tests subclass `RouterConformance` and give it one fixture, `harness`, that returns
+a `Harness` around a fresh router and its (fake) provider:
 
-    from tests.routers.conformance import Harness, RouterConformance
+    from rollout.testing.routers import Harness, RouterConformance
 
     class TestApimConformance(RouterConformance):
         @pytest.fixture
@@ -19,11 +19,8 @@ Use it from a router's tests by subclassing `RouterConformance` and giving it on
 pytest collects the inherited tests (round trips at 0/5/25/50/100, idempotence, a failure
 as ProviderError with a clear message, and the engine's rollback path after a failure has
 cleared). Outside pytest, `check_router(make_harness)` runs the same checks and raises
-AssertionError (or pytest.fail.Exception, from pytest.raises) on the first that does not hold.
-
-Import it as `tests.routers.conformance` (run pytest from the repository root, e.g.
-`python -m pytest`), or as `conformance` from a test module in tests/routers/.
-Whatever the provider does with retries, the harness must inject a sleep that does not sleep.
+AssertionError on the first that does not hold. Whatever the provider does with retries, the
+harness must inject a sleep that does not sleep.
 """
 
 from __future__ import annotations
@@ -32,13 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pytest
-
 from rollout import engine
 from rollout.errors import ProviderError
 from rollout.records import Phase, Plan, Run, Step, Weights
 from rollout.routers import Router
-from rollout.testing import tiny_spec
+from rollout.testing._check import clear_message, fixture, parametrize, raises
+from rollout.testing.fakes import tiny_spec
 
 WEIGHTS = (0, 5, 25, 50, 100)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -106,18 +102,16 @@ def check_idempotent(h: Harness) -> None:
 def check_failure(h: Harness) -> None:
     h.router.set_weights(Weights.of(5))
     h.fail()
-    with pytest.raises(ProviderError) as set_err:
+    with raises(ProviderError, "set_weights on a failing provider") as set_err:
         h.router.set_weights(Weights.of(25))
-    with pytest.raises(ProviderError) as get_err:
+    with raises(ProviderError, "get_weights on a failing provider") as get_err:
         h.router.get_weights()
     for err in (set_err.value, get_err.value):
-        msg = str(err)
-        assert msg.strip(), "a ProviderError needs a message"
-        assert "Traceback" not in msg, f"a message, not a dump: {msg!r}"
-        assert h.mentions in msg, f"{msg!r} does not say what failed ({h.mentions!r})"
+        assert err is not None
+        clear_message(err, h.mentions)
     h.recover()
-    # The failed set changed nothing the router reports.
-    assert h.router.get_weights() == Weights.of(5)
+    got = h.router.get_weights()
+    assert got == Weights.of(5), f"a failed set_weights changed what the router reports: {got}"
 
 
 def check_rollback_after_failure(h: Harness) -> None:
@@ -129,7 +123,7 @@ def check_rollback_after_failure(h: Harness) -> None:
     assert [a.weights for a in decision.actions] == [Weights.all_baseline()]
     assert decision.run.desired == Weights.all_baseline()
     h.fail()
-    with pytest.raises(ProviderError):
+    with raises(ProviderError, "a rollback through a failing provider"):
         apply(h.router, decision)  # the runner leaves it to the next tick
     h.recover()
     observed = h.router.get_weights()
@@ -155,11 +149,11 @@ def check_router(make_harness: Callable[[], Harness]) -> None:
 class RouterConformance:
     """Subclass in a test module and provide the `harness` fixture (see the module docstring)."""
 
-    @pytest.fixture
+    @fixture
     def harness(self) -> Harness:
         raise NotImplementedError("a RouterConformance subclass provides the `harness` fixture")
 
-    @pytest.mark.parametrize("candidate", WEIGHTS)
+    @parametrize("candidate", WEIGHTS)
     def test_round_trip(self, harness: Harness, candidate: int) -> None:
         check_round_trip(harness, candidate)
 

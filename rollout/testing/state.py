@@ -1,24 +1,35 @@
-"""The StateStore conformance suite: every backend (memory, sqlite, postgres) must pass it.
+"""The StateStore conformance suite: every backend (memory, sqlite, postgres, a plugin's) must
+pass it, because the runner, abort and the control verbs rely on exactly these rules.
 
-Collected through test_conformance.py; the `store` fixture (conftest.py) is parametrized over
-the backends and its clock is the `clock` fixture (a FakeClock), so leases expire without waiting.
+A plugin's tests subclass `StateStoreConformance` and give it one fixture, `store`, built with
+the suite's `clock` fixture (a FakeClock, so leases expire without waiting):
+
+    from rollout.testing.state import StateStoreConformance
+
+    class TestMyStore(StateStoreConformance):
+        @pytest.fixture
+        def store(self, clock, tmp_path):
+            return MyStore(tmp_path / "db", now=clock.now)
+
+Outside pytest, `check_state_store(make_store)` runs every check, each on a fresh store made by
+`make_store(clock)`, and raises AssertionError on the first that does not hold. Beyond the
+Protocol the suite uses `holder(name)` (who holds the lease), which `rollout status` reads.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
-
-import pytest
 
 from rollout.clock import FakeClock
 from rollout.errors import LeaseHeld, StaleState
 from rollout.records import Event, Holder, Intent, Phase, Plan, Run, Step, Weights
-from rollout.testing import tiny_spec
+from rollout.testing._check import fixture, raises
+from rollout.testing.fakes import tiny_spec
 
 T0 = datetime(2026, 11, 22, 10, 1, 2, 123456, tzinfo=UTC)
 
@@ -68,6 +79,21 @@ def holder(user: str = "alice", host: str = "ci-7", pid: int = 4242) -> Holder:
     return Holder(user=user, host=host, pid=pid)
 
 
+def unused_pid() -> int:
+    """A pid that names no process now (counting down from the top of the pid range, where the
+    kernel hands pids out last), found without starting a process."""
+    pid_max = Path("/proc/sys/kernel/pid_max")
+    top = int(pid_max.read_text()) if pid_max.exists() else 99_999
+    for pid in range(top - 1, 300, -1):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:  # it exists, owned by someone else
+            continue
+    raise AssertionError("no free pid found")
+
+
 def start(store: Any, name: str = "quickstart", attempt: int = 1) -> Run:
     return store.commit(
         make_run(name, attempt), [ev("phase", f"attempt {attempt} started")], expected_revision=0
@@ -77,7 +103,7 @@ def start(store: Any, name: str = "quickstart", attempt: int = 1) -> Run:
 # -- runs -------------------------------------------------------------------------------------
 
 
-def test_round_trip_keeps_every_field(store: Any) -> None:
+def check_round_trip_keeps_every_field(store: Any, clock: FakeClock) -> None:
     cet = timezone(timedelta(hours=1))
     run = make_run(
         phase=Phase.AWAITING_APPROVAL,
@@ -104,13 +130,13 @@ def test_round_trip_keeps_every_field(store: Any) -> None:
     assert loaded.model_dump() == run.model_copy(update={"revision": 1}).model_dump()
 
 
-def test_load_unknown_is_none(store: Any) -> None:
+def check_load_unknown_is_none(store: Any, clock: FakeClock) -> None:
     assert store.load("nope") is None
     assert store.history("nope") == []
     assert store.runs() == []
 
 
-def test_revision_increments(store: Any) -> None:
+def check_revision_increments(store: Any, clock: FakeClock) -> None:
     r1 = start(store)
     r2 = store.commit(r1.model_copy(update={"step_index": 1}), [], expected_revision=1)
     r3 = store.commit(r2.model_copy(update={"step_index": 2}), [], expected_revision=2)
@@ -119,10 +145,10 @@ def test_revision_increments(store: Any) -> None:
     assert (loaded.revision, loaded.step_index) == (3, 2)
 
 
-def test_stale_commit_raises_and_writes_nothing(store: Any) -> None:
+def check_stale_commit_raises_and_writes_nothing(store: Any, clock: FakeClock) -> None:
     r1 = start(store)
     store.commit(r1.model_copy(update={"step_index": 1}), [ev("step", "one")], expected_revision=1)
-    with pytest.raises(StaleState, match="revision"):
+    with raises(StaleState, match="revision"):
         store.commit(
             r1.model_copy(update={"step_index": 9}), [ev("step", "lost")], expected_revision=1
         )
@@ -130,26 +156,26 @@ def test_stale_commit_raises_and_writes_nothing(store: Any) -> None:
     assert [e.message for e in store.history("quickstart")] == ["attempt 1 started", "one"]
 
 
-def test_commit_with_nothing_stored_needs_revision_zero(store: Any) -> None:
-    with pytest.raises(StaleState):
+def check_commit_with_nothing_stored_needs_revision_zero(store: Any, clock: FakeClock) -> None:
+    with raises(StaleState):
         store.commit(make_run(), [], expected_revision=3)
     assert store.load("quickstart") is None
 
 
-def test_new_attempt_with_revision_zero(store: Any) -> None:
+def check_new_attempt_with_revision_zero(store: Any, clock: FakeClock) -> None:
     start(store)
-    with pytest.raises(StaleState, match="attempt"):
+    with raises(StaleState, match="attempt"):
         start(store, attempt=1)  # the same attempt again: someone else started it first
     r2 = start(store, attempt=2)
     assert (r2.attempt, r2.revision) == (2, 1)
     assert store.load("quickstart").attempt == 2
-    with pytest.raises(StaleState):
+    with raises(StaleState):
         start(store, attempt=2)
-    with pytest.raises(StaleState):  # the old attempt can no longer be written
+    with raises(StaleState):  # the old attempt can no longer be written
         store.commit(make_run(attempt=1), [], expected_revision=1)
 
 
-def test_runs_lists_latest_attempts(store: Any) -> None:
+def check_runs_lists_latest_attempts(store: Any, clock: FakeClock) -> None:
     start(store, "b-rollout")
     start(store, "a-rollout")
     start(store, "a-rollout", attempt=2)
@@ -160,7 +186,7 @@ def test_runs_lists_latest_attempts(store: Any) -> None:
 # -- history ----------------------------------------------------------------------------------
 
 
-def test_history_order_seq_and_limit(store: Any) -> None:
+def check_history_order_seq_and_limit(store: Any, clock: FakeClock) -> None:
     run = start(store)
     for i in range(3):
         run = store.commit(
@@ -185,7 +211,7 @@ def test_history_order_seq_and_limit(store: Any) -> None:
     assert [e.message for e in store.history("quickstart", limit=2)] == ["tick 2", "w 2"]
 
 
-def test_history_latest_attempt_unless_all(store: Any) -> None:
+def check_history_latest_attempt_unless_all(store: Any, clock: FakeClock) -> None:
     start(store)
     store.commit(make_run(attempt=1), [ev("phase", "rolled back")], expected_revision=1)
     start(store, attempt=2)
@@ -201,7 +227,7 @@ def test_history_latest_attempt_unless_all(store: Any) -> None:
     ]
 
 
-def test_large_event_data_survives(store: Any) -> None:
+def check_large_event_data_survives(store: Any, clock: FakeClock) -> None:
     data = {
         "samples": [i / 7 for i in range(20_000)],
         "text": "ü" * 50_000,
@@ -215,10 +241,10 @@ def test_large_event_data_survives(store: Any) -> None:
 # -- leases -----------------------------------------------------------------------------------
 
 
-def test_lease_excludes_a_second_holder(store: Any, clock: FakeClock) -> None:
+def check_lease_excludes_a_second_holder(store: Any, clock: FakeClock) -> None:
     with store.lease("quickstart", holder(), ttl=60):
         with (
-            pytest.raises(LeaseHeld) as info,
+            raises(LeaseHeld) as info,
             store.lease("quickstart", holder("bob", "laptop", 1)),
         ):
             pass
@@ -238,77 +264,107 @@ def test_lease_excludes_a_second_holder(store: Any, clock: FakeClock) -> None:
         pass
 
 
-def test_lease_released_when_the_body_raises(store: Any) -> None:
-    with pytest.raises(RuntimeError), store.lease("quickstart", holder(), ttl=60):
+def check_lease_released_when_the_body_raises(store: Any, clock: FakeClock) -> None:
+    with raises(RuntimeError), store.lease("quickstart", holder(), ttl=60):
         raise RuntimeError("boom")
     with store.lease("quickstart", holder("bob", "laptop", 1), ttl=60):
         pass
 
 
-def test_lease_taken_over_after_expiry(store: Any, clock: FakeClock) -> None:
+def check_lease_taken_over_after_expiry(store: Any, clock: FakeClock) -> None:
     first = store.lease("quickstart", holder(), ttl=60)
     a = first.__enter__()
     clock.advance(59)
-    with pytest.raises(LeaseHeld):
+    with raises(LeaseHeld):
         store.lease("quickstart", holder("bob", "laptop", 1), ttl=60).__enter__()
     clock.advance(2)
     with store.lease("quickstart", holder("bob", "laptop", 1), ttl=60):
-        with pytest.raises(LeaseHeld, match=r"lost the lease.*bob@laptop"):
+        with raises(LeaseHeld, match=r"lost the lease.*bob@laptop"):
             a.renew()
         first.__exit__(None, None, None)  # the old holder's exit must not free bob's lease
-        with pytest.raises(LeaseHeld, match="bob@laptop"):
+        with raises(LeaseHeld, match="bob@laptop"):
             store.lease("quickstart", holder("carol", "ci-9", 2), ttl=60).__enter__()
 
 
-def test_renew_extends_expiry(store: Any, clock: FakeClock) -> None:
+def check_renew_extends_expiry(store: Any, clock: FakeClock) -> None:
     with store.lease("quickstart", holder(), ttl=60) as lease:
         clock.advance(50)
         lease.renew()
         clock.advance(50)  # 100 s after acquiring, 50 s after renewing: still held
-        with pytest.raises(LeaseHeld):
+        with raises(LeaseHeld):
             store.lease("quickstart", holder("bob", "laptop", 1), ttl=60).__enter__()
         clock.advance(11)
         with store.lease("quickstart", holder("bob", "laptop", 1), ttl=60):
             pass
 
 
-def test_lease_of_a_dead_process_on_this_host_is_taken_over(store: Any) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dead_pid = int(proc.stdout)  # exited and reaped: that pid names no process now
+def check_lease_of_a_dead_process_on_this_host_is_taken_over(store: Any, clock: FakeClock) -> None:
+    dead_pid = unused_pid()  # like a process killed with -9 that left its lease behind
     host = socket.gethostname()
     ghost = store.lease("quickstart", holder("ghost", host, dead_pid), ttl=3600)
     ghost.__enter__()  # never exited, like a process killed with -9 (keep a reference: GC releases)
     with (
         store.lease("quickstart", holder("bob", host, os.getpid()), ttl=60),
-        pytest.raises(LeaseHeld, match=f"bob@{host} pid {os.getpid()}"),
+        raises(LeaseHeld, match=f"bob@{host} pid {os.getpid()}"),
     ):
         store.lease("quickstart", holder("carol", "elsewhere", 1), ttl=60).__enter__()
 
 
-def test_lease_of_a_live_process_on_this_host_is_kept(store: Any) -> None:
+def check_lease_of_a_live_process_on_this_host_is_kept(store: Any, clock: FakeClock) -> None:
     host = socket.gethostname()
     with (
         store.lease("quickstart", holder("alice", host, os.getppid()), ttl=60),
-        pytest.raises(LeaseHeld, match=f"alice@{host} pid {os.getppid()}"),
+        raises(LeaseHeld, match=f"alice@{host} pid {os.getppid()}"),
     ):
         store.lease("quickstart", holder("bob", host, os.getpid()), ttl=60).__enter__()
 
 
-def test_dead_pid_on_another_host_is_not_taken_over(store: Any) -> None:
+def check_dead_pid_on_another_host_is_not_taken_over(store: Any, clock: FakeClock) -> None:
     # Whether that pid lives can only be known on its own host: wait for the expiry instead.
     held = store.lease("quickstart", holder("alice", "another-host", 2**22 + 1), ttl=60)
     held.__enter__()
-    with pytest.raises(LeaseHeld):
+    with raises(LeaseHeld):
         store.lease(
             "quickstart", holder("bob", socket.gethostname(), os.getpid()), ttl=60
         ).__enter__()
 
 
-def test_same_holder_may_retake_its_lease(store: Any) -> None:
+def check_same_holder_may_retake_its_lease(store: Any, clock: FakeClock) -> None:
     with store.lease("quickstart", holder(), ttl=60), store.lease("quickstart", holder(), ttl=60):
         pass
+
+
+CHECKS: tuple[Callable[[Any, FakeClock], None], ...] = tuple(
+    f for name, f in sorted(globals().items()) if name.startswith("check_") and callable(f)
+)
+
+
+def check_state_store(make_store: Callable[[FakeClock], Any]) -> None:
+    """Every check, each on a fresh store around a fresh FakeClock."""
+    for check in CHECKS:
+        clock = FakeClock()
+        check(make_store(clock), clock)
+
+
+class StateStoreConformance:
+    """Subclass in a test module and provide the `store` fixture, in the class or a conftest.py
+    (see the module docstring); pytest's own "fixture 'store' not found" says when it is missing."""
+
+    @fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+
+def _as_test(check: Callable[[Any, FakeClock], None]) -> Callable[..., None]:
+    def test(self: StateStoreConformance, store: Any, clock: FakeClock) -> None:
+        check(store, clock)
+
+    test.__name__ = test.__qualname__ = "test_" + check.__name__.removeprefix("check_")
+    test.__doc__ = check.__doc__
+    return test
+
+
+for _check in CHECKS:
+    setattr(
+        StateStoreConformance, "test_" + _check.__name__.removeprefix("check_"), _as_test(_check)
+    )
