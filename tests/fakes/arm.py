@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -530,24 +531,29 @@ def _check_deployment(body: Any) -> str | None:
     return None
 
 
+Handle = Callable[[str, str, dict[str, str], bytes | None], tuple[int, dict[str, str], Any]]
+
+
 def _make_adapter_class() -> type:
     import requests
     import urllib3
     from requests.adapters import BaseAdapter
 
-    class ArmAdapter(BaseAdapter):  # type: ignore[misc]
-        def __init__(self, arm: FakeArm) -> None:
+    class JsonAdapter(BaseAdapter):  # type: ignore[misc]
+        """A requests adapter over a fake's `handle(method, url, headers, raw)` -> JSON reply."""
+
+        def __init__(self, handle: Handle) -> None:
             super().__init__()
-            self.arm = arm
+            self.handle = handle
 
         def send(self, request: Any, **kw: Any) -> Any:
             raw = request.body.encode() if isinstance(request.body, str) else request.body
-            status, headers, out = self.arm.handle(
+            status, headers, out = self.handle(
                 request.method, request.url, dict(request.headers), raw
             )
             data = b"" if out is None else json.dumps(out).encode()
             h = dict(headers)
-            if out is not None:
+            if out is not None and not any(k.lower() == "content-type" for k in h):
                 h["Content-Type"] = "application/json; charset=utf-8"
             h["Content-Length"] = str(len(data))
             # azure-core streams from .raw and sets raw.enforce_content_length: needs a real one.
@@ -562,12 +568,16 @@ def _make_adapter_class() -> type:
         def close(self) -> None:
             pass
 
-    return ArmAdapter
+    return JsonAdapter
+
+
+def json_adapter(handle: Handle) -> Any:
+    # The class is made on first use so that importing this module needs neither requests nor urllib3.
+    return _make_adapter_class()(handle)
 
 
 def _adapter(arm: FakeArm) -> Any:
-    # The class is made on first use so that importing this module needs neither requests nor urllib3.
-    return _make_adapter_class()(arm)
+    return json_adapter(arm.handle)
 
 
 def sdk_session(arm: FakeArm) -> Any:

@@ -1,4 +1,5 @@
-"""Router azure-appconfig against the fake App Configuration store (tests/fakes/appconfig.py)."""
+"""Router azure-appconfig against the fake App Configuration store (tests/fakes/appconfig.py),
+through the real azure-appconfiguration SDK (a requests session with the fake mounted)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from rollout import registry
 from rollout.errors import ProviderError
 from rollout.records import Weights
 from rollout.testing.routers import Harness, RouterConformance
-from tests.fakes.appconfig import FF_CONTENT_TYPE, FakeAppConfig, assigned
+from tests.fakes.appconfig import FF_CONTENT_TYPE, FakeAppConfig, assigned, sdk_session
 from tests.fakes.arm import FakeCredential
 
 ENDPOINT = "https://my-store.azconfig.io"
@@ -55,15 +55,14 @@ def make(
         store.put_flag(FLAG, existing_flag(), label=label)
     cred = FakeCredential()
     slept = sleeps if sleeps is not None else []
+    session = sdk_session(store)
+    if handler is not None:
+        session.adapters["https://"].handle = handler
     ctx = registry.BuildContext(
         plan_dir=Path("."),
         variants=VARIANTS,
         plan_name="support-bot",
-        extra={
-            "azure_credential": cred,
-            "http_transport": httpx.MockTransport(handler or store.handler),
-            "sleep": slept.append,
-        },
+        extra={"azure_credential": cred, "requests_session": session, "sleep": slept.append},
     )
     spec: dict[str, Any] = {"type": "azure-appconfig", "endpoint": ENDPOINT, "flag": FLAG, **opts}
     if label is not None:
@@ -88,7 +87,7 @@ def test_set_weights_writes_percentiles_in_the_feature_management_schema() -> No
     router.set_weights(Weights.of(10))
     _, path, query, body = next(c for c in store.calls if c[0] == "PUT")
     assert path == "/kv/.appconfig.featureflag%2Fsupport-bot-model"  # the key is one path segment
-    assert query == {"api-version": "2023-11-01", "label": "prod"}
+    assert query == {"api-version": "2026-04-01", "label": "prod"}  # the SDK's version
     assert body["content_type"] == FF_CONTENT_TYPE
     flag = json.loads(body["value"])  # double-encoded: the flag is a JSON string
     assert flag["allocation"]["percentile"] == [
@@ -101,6 +100,7 @@ def test_set_weights_writes_percentiles_in_the_feature_management_schema() -> No
     assert flag["variants"][1]["configuration_value"] == {"deployment": "gpt41-support"}
     assert flag["telemetry"] == {"enabled": True}
     assert router.get_weights() == Weights.of(10)
+    # The SDK's audience for *.azconfig.io (reference §4.3).
     assert set(cred.scopes) == {("https://azconfig.io/.default",)}
 
 
@@ -135,11 +135,11 @@ def test_412_is_retried_with_a_fresh_etag() -> None:
     store.put_flag(FLAG, existing_flag(), label="prod")
     edited: list[int] = []
 
-    def handler(request: Any) -> Any:
-        if request.method == "PUT" and not edited:
+    def handler(method: str, url: str, headers: dict[str, str], raw: bytes | None) -> Any:
+        if method == "PUT" and not edited:
             edited.append(1)
             store.concurrent_edit(FLAG, "prod")  # someone else saves the flag meanwhile
-        return store.handler(request)
+        return store.handle(method, url, headers, raw)
 
     router, _, _ = make(store, handler=handler)
     router.set_weights(Weights.of(25))
@@ -234,9 +234,9 @@ def test_error_body_reaches_the_user() -> None:
     store.inject("PUT", 403)
     with pytest.raises(ProviderError) as err:
         router.set_weights(Weights.of(5))
-    assert (
-        str(err.value)
-        == "update feature flag 'support-bot-model' (label prod): HTTP 403 Injected: injected failure"
+    assert str(err.value) == (
+        "update feature flag 'support-bot-model' (label prod) in https://my-store.azconfig.io: "
+        "HTTP 403 Injected: injected failure"
     )
 
 
