@@ -2,28 +2,49 @@
 
 Thin on purpose: no work happens here, and nothing heavy is imported at start-up
 (`rollout --help` must not import azure, httpx, jinja2 or numpy). Each verb imports its
-command module when it runs.
+command module when it runs. Errors are formatted in one place (`rollout.error_handler` for
+what the commands raise, `_usage_error` here for bad arguments): always `error: ...`.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rollout import __version__
 
+if TYPE_CHECKING:
+    from rollout.clock import Clock
+
+# The clock every command gets; `main(argv, clock=FakeClock())` injects one in tests.
+_CLOCK: ContextVar[Clock | None] = ContextVar("rollout_clock", default=None)
+
+
+def _no_argument_types() -> None:
+    """Typer labels arguments with Python types (`PLAN <list[Path]>`); the help text says what an
+    argument is, so the label is dropped (options get metavars instead)."""
+    core = getattr(typer, "core", None)
+    argument = getattr(core, "TyperArgument", None)
+    if argument is not None and hasattr(argument, "display_type_rich"):
+        argument.display_type_rich = lambda self, ctx: None
+
+
+_no_argument_types()
+
 app = typer.Typer(
     name="rollout",
     help="Progressive delivery of LLM model and prompt versions: plan, shift, gate, roll back.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -36,37 +57,64 @@ State = Annotated[
     str | None,
     typer.Option(
         "--state",
+        metavar="URL",
         help="State store URL (sqlite:///path.db, postgresql://...). Env: ROLLOUT_STATE.",
         show_default=False,
     ),
 ]
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text or json.")]
+OutputOpt = Annotated[
+    Output, typer.Option("--output", "-o", metavar="text|json", help="text (default) or json.")
+]
 Vars = Annotated[
     list[str] | None,
-    typer.Option("--var", help="Template variable k=v (repeatable).", show_default=False),
+    typer.Option(
+        "--var", metavar="K=V", help="Template variable (repeatable).", show_default=False
+    ),
 ]
 VarFiles = Annotated[
     list[Path] | None,
     typer.Option(
-        "--var-file", help="YAML file of template variables (repeatable).", show_default=False
+        "--var-file",
+        metavar="FILE",
+        help="YAML file of template variables (repeatable).",
+        show_default=False,
     ),
 ]
-PlanArg = Annotated[Path, typer.Argument(help="The plan file (YAML).", show_default=False)]
+PlanArg = Annotated[
+    Path, typer.Argument(metavar="PLAN", help="The plan file (YAML).", show_default=False)
+]
 NameArg = Annotated[
-    str, typer.Argument(help="The rollout's name (plan `name:`).", show_default=False)
+    str,
+    typer.Argument(metavar="NAME", help="The rollout's name (plan `name:`).", show_default=False),
 ]
 Reason = Annotated[
-    str | None, typer.Option("--reason", help="Why (kept in the audit trail).", show_default=False)
+    str | None,
+    typer.Option(
+        "--reason", metavar="TEXT", help="Why (kept in the audit trail).", show_default=False
+    ),
 ]
+
+
+def _help(summary: str, *examples: str) -> str:
+    """A command's help: the summary, then an Examples section kept as written (`\\b`)."""
+    lines = "\n".join(f"  $ {e}" for e in examples)
+    return f"{summary}\n\n\b\nExamples:\n{lines}"
 
 
 def _call(verb: str, **kwargs: Any) -> None:
     """Run one command module's `run(**kwargs)` inside the error boundary and exit with its code."""
     from rollout.error_handler import boundary
+    from rollout.errors import EXIT_OK
 
     def go() -> int:
         module = importlib.import_module(f"rollout.commands.{verb}")
-        code: int = module.run(**kwargs)
+        try:
+            code: int = module.run(**kwargs, clock=_CLOCK.get())
+        except BrokenPipeError:  # the reader went away (`| head`): not an error, see views
+            from rollout.views import pipe_closed
+
+            pipe_closed()
+            return EXIT_OK
         return code
 
     raise typer.Exit(boundary(go))
@@ -87,18 +135,31 @@ def _root(
     """Progressive delivery of LLM model and prompt versions."""
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Check plan files; one line each. Exit 2 if any is invalid. Reads only.",
+        "rollout validate plans/*.yaml",
+        "rollout validate plan.yaml --var env=prod -o json",
+    )
+)
 def validate(
-    plans: Annotated[list[Path], typer.Argument(help="Plan files.", show_default=False)],
+    plans: Annotated[
+        list[Path], typer.Argument(metavar="PLAN", help="Plan files.", show_default=False)
+    ],
     var: Vars = None,
     var_file: VarFiles = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Check plan files; one line each. Exit 2 if any is invalid."""
     _call("validate", plans=plans, var=var or [], var_file=var_file or [], output=output.value)
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Show the compiled steps (like `terraform plan`); nothing moves.",
+        "rollout plan examples/quickstart/plan.yaml",
+        "rollout plan plan.yaml -o json | jq '.steps | length'",
+    )
+)
 def plan(
     plan_file: PlanArg,
     var: Vars = None,
@@ -106,7 +167,6 @@ def plan(
     output: OutputOpt = Output.text,
     state: State = None,
 ) -> None:
-    """Show the compiled steps (like `terraform plan`); nothing moves."""
     _call(
         "plan",
         plan_file=plan_file,
@@ -117,24 +177,40 @@ def plan(
     )
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Write a commented starter plan.",
+        "rollout init",
+        "rollout init plans/support-bot.yaml --force",
+    )
+)
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the starter plan.")] = Path(
-        "plan.yaml"
-    ),
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="Where to write the starter plan.")
+    ] = Path("plan.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    output: OutputOpt = Output.text,
 ) -> None:
-    """Write a commented starter plan."""
-    _call("init", path=path, force=force)
+    _call("init", path=path, force=force, output=output.value)
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Run the rollout (or resume it at its recorded step).",
+        "rollout apply examples/quickstart/plan.yaml",
+        "rollout apply plan.yaml --until pilot      # stop once the pilot has passed",
+        "rollout apply plan.yaml --approve -o json  # CI: approve ahead, one JSON document",
+    )
+)
 def apply(
     plan_file: PlanArg,
     until: Annotated[
         str | None,
         typer.Option(
-            "--until", help="Stop (exit 0) once this stage has passed.", show_default=False
+            "--until",
+            metavar="STAGE",
+            help="Stop (exit 0) once this stage has passed.",
+            show_default=False,
         ),
     ] = None,
     approve: Annotated[
@@ -151,7 +227,6 @@ def apply(
     state: State = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Run the rollout (or resume it at its recorded step)."""
     _call(
         "apply",
         plan_file=plan_file,
@@ -165,38 +240,93 @@ def apply(
     )
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Where a rollout is: phase, step, weights, each gate's verdict. Without NAME: every "
+        "rollout. With --watch: follow it and exit with its outcome's code (0 completed, "
+        "3 rolled back, 4 aborted, 5 waiting).",
+        "rollout status quickstart",
+        "rollout status quickstart --watch --timeout 30m",
+        "rollout status quickstart -o json | jq .phase",
+    )
+)
 def status(
     name: Annotated[
-        str | None, typer.Argument(help="The rollout; all of them if omitted.", show_default=False)
+        str | None,
+        typer.Argument(metavar="NAME", help="The rollout; all of them if omitted."),
     ] = None,
     watch: Annotated[
-        bool, typer.Option("--watch", "-w", help="Refresh until the rollout finishes.")
+        bool, typer.Option("--watch", "-w", help="Follow until it finishes or waits.")
     ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout",
+            metavar="DURATION",
+            help="With --watch: give up after this long (30s, 10m, 2h); exit 5.",
+            show_default=False,
+        ),
+    ] = None,
     state: State = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Where a rollout is: phase, stage, weights, gates."""
-    _call("status", name=name, watch=watch, state=state, output=output.value)
+    _call(
+        "status",
+        name=name,
+        watch=watch,
+        timeout=_seconds(timeout),
+        state=state,
+        output=output.value,
+    )
 
 
-@app.command("list")
+def _seconds(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from rollout.durations import parse_duration
+
+    try:
+        return float(parse_duration(text))
+    except ValueError as exc:
+        raise _bad(f"--timeout {text!r}: {exc}") from None
+
+
+def _bad(message: str) -> Exception:
+    from typer._click.exceptions import BadParameter
+
+    return BadParameter(message)
+
+
+@app.command(
+    "list",
+    help=_help(
+        "Every rollout in the state store.",
+        "rollout list",
+        "rollout list --state postgresql://rollout@db/rollout -o json",
+    ),
+)
 def list_(state: State = None, output: OutputOpt = Output.text) -> None:
-    """Every rollout in the state store."""
     _call("list_", state=state, output=output.value)
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "The audit trail: every weight change, verdict and intent, with who and why.",
+        "rollout history quickstart",
+        "rollout history quickstart -n 10 --all",
+    )
+)
 def history(
     name: NameArg,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Most recent events to show.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", help="Most recent events to show.")
+    ] = 50,
     all_attempts: Annotated[
         bool, typer.Option("--all", help="Every attempt, not just the latest.")
     ] = False,
     state: State = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """The audit trail: every weight change, verdict and intent, with who and why."""
     _call(
         "history",
         name=name,
@@ -207,27 +337,46 @@ def history(
     )
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Restore the baseline now, from any machine, and stop the rollout.",
+        'rollout abort quickstart --reason "pager: error budget"',
+        "rollout abort support-bot --state postgresql://rollout@db/rollout",
+    )
+)
 def abort(
     name: NameArg, reason: Reason = None, state: State = None, output: OutputOpt = Output.text
 ) -> None:
-    """Restore the baseline now, from any machine, and stop the rollout."""
     _call("abort", name=name, reason=reason, state=state, output=output.value)
 
 
-@app.command()
-def pause(name: NameArg, reason: Reason = None, state: State = None) -> None:
-    """Hold the rollout at its current weights."""
-    _call("control", name=name, action="pause", reason=reason, state=state)
+@app.command(
+    help=_help(
+        "Hold the rollout at its current weights.",
+        'rollout pause quickstart --reason "investigating latency"',
+    )
+)
+def pause(
+    name: NameArg, reason: Reason = None, state: State = None, output: OutputOpt = Output.text
+) -> None:
+    _call("control", name=name, action="pause", reason=reason, state=state, output=output.value)
 
 
-@app.command()
-def resume(name: NameArg, reason: Reason = None, state: State = None) -> None:
-    """Continue a paused rollout."""
-    _call("control", name=name, action="resume", reason=reason, state=state)
+@app.command(help=_help("Continue a paused rollout.", "rollout resume quickstart"))
+def resume(
+    name: NameArg, reason: Reason = None, state: State = None, output: OutputOpt = Output.text
+) -> None:
+    _call("control", name=name, action="resume", reason=reason, state=state, output=output.value)
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Approve the waiting approval step, or accept a paused analysis step; with --full, go "
+        "to 100 % now.",
+        "rollout promote quickstart",
+        'rollout promote quickstart --full --reason "hotfix"',
+    )
+)
 def promote(
     name: NameArg,
     full: Annotated[
@@ -235,63 +384,94 @@ def promote(
     ] = False,
     reason: Reason = None,
     state: State = None,
+    output: OutputOpt = Output.text,
 ) -> None:
-    """Approve the waiting approval step (or, with --full, finish now)."""
     _call(
         "control",
         name=name,
         action="promote_full" if full else "promote",
         reason=reason,
         state=state,
+        output=output.value,
     )
 
 
-@app.command()
-def retry(name: NameArg, reason: Reason = None, state: State = None) -> None:
-    """Start a rolled-back or aborted rollout again as a new attempt."""
-    _call("retry", name=name, reason=reason, state=state)
+@app.command(
+    help=_help(
+        "Start a rolled-back or aborted rollout again as a new attempt.",
+        'rollout retry quickstart --reason "provider incident, not the candidate"',
+    )
+)
+def retry(
+    name: NameArg, reason: Reason = None, state: State = None, output: OutputOpt = Output.text
+) -> None:
+    _call("retry", name=name, reason=reason, state=state, output=output.value)
 
 
 class Format(StrEnum):
     markdown = "markdown"
+    md = "md"
     html = "html"
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "A summary for people: variants, gates with their evidence, the audit trail.",
+        "rollout report quickstart >> $GITHUB_STEP_SUMMARY",
+        "rollout report quickstart --format html > report.html",
+    )
+)
 def report(
     name: NameArg,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="markdown or html.")
+        Format,
+        typer.Option("--format", "-f", metavar="markdown|md|html", help="markdown (md) or html."),
     ] = Format.markdown,
     state: State = None,
+    output: OutputOpt = Output.text,
 ) -> None:
-    """A summary for people: variants, gates with their evidence, the audit trail."""
-    _call("report", name=name, fmt=fmt.value, state=state)
+    _call("report", name=name, fmt=fmt.value, state=state, output=output.value)
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Run every gate's queries once for both variants and print what came back.",
+        "rollout check plan.yaml",
+        "rollout check plan.yaml -o json | jq '.results[] | select(.status != \"ok\")'",
+    )
+)
 def check(
     plan_file: PlanArg, var: Vars = None, var_file: VarFiles = None, output: OutputOpt = Output.text
 ) -> None:
-    """Run every gate's queries once for both variants and print what came back."""
     _call("check", plan_file=plan_file, var=var or [], var_file=var_file or [], output=output.value)
 
 
-@app.command()
+@app.command(
+    help=_help(
+        "Run the plan's own engine in virtual time against simulated traffic; report how it "
+        "judges.",
+        "rollout simulate plan.yaml --scenario error-2x --runs 1000",
+        "rollout simulate plan.yaml --scenario my-scenario.yaml -o json",
+    )
+)
 def simulate(
     plan_file: PlanArg,
     scenario: Annotated[
-        str, typer.Option("--scenario", help="A built-in scenario name or a YAML file.")
+        str,
+        typer.Option(
+            "--scenario", metavar="NAME|FILE", help="A built-in scenario name or a YAML file."
+        ),
     ] = "healthy",
-    runs: Annotated[int, typer.Option("--runs", help="How many virtual rollouts.")] = 200,
+    runs: Annotated[
+        int, typer.Option("--runs", metavar="N", help="How many virtual rollouts.")
+    ] = 200,
     seed: Annotated[
-        int, typer.Option("--seed", help="Random seed (results are reproducible).")
+        int, typer.Option("--seed", metavar="N", help="Random seed (results are reproducible).")
     ] = 1,
     var: Vars = None,
     var_file: VarFiles = None,
     output: OutputOpt = Output.text,
 ) -> None:
-    """Run the plan's own engine in virtual time against simulated traffic; report how it judges."""
     _call(
         "simulate",
         plan_file=plan_file,
@@ -304,7 +484,21 @@ def simulate(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _usage_error(exc: Any) -> int:
+    """Bad arguments, in the one error style: `error: ...`, the usage, where help is. Exit 2."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare `rollout`: the help is the answer
+        exc.show()
+        return 2
+    ctx = getattr(exc, "ctx", None)
+    print(f"error: {exc.format_message()}", file=sys.stderr)
+    if ctx is not None:
+        print(ctx.get_usage(), file=sys.stderr)
+        print(f"Try '{ctx.command_path} -h' for help.", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
+    token = _CLOCK.set(clock)
     try:
         # Without standalone mode click returns the exit code of typer.Exit instead of raising.
         rv = app(args=argv, prog_name="rollout", standalone_mode=False)
@@ -318,9 +512,10 @@ def main(argv: list[str] | None = None) -> int:
         # click's usage errors (typer vendors click in recent releases, so match by shape):
         # bad arguments are invalid input, exit 2.
         if any(c.__name__ == "ClickException" for c in type(exc).__mro__):
-            exc.show()  # type: ignore[attr-defined]
-            return 2
+            return _usage_error(exc)
         raise
+    finally:
+        _CLOCK.reset(token)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Live progress for `apply`: plain lines when not a terminal (CI logs), a rich status line on one."""
+"""Live progress for `apply`: plain lines off a terminal (CI logs), a rich status line on one."""
 
 from __future__ import annotations
 
@@ -6,32 +6,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from rollout.durations import format_duration
-from rollout.engine import current_step
 from rollout.records import Event, Run
-
-
-def describe(run: Run, now: datetime) -> str:
-    """One line: phase, stage, weight, time left in the bake, each gate's latest verdict."""
-    step = current_step(run.plan, run)
-    parts = [run.phase.value]
-    if step is not None and step.stage:
-        parts.append(f"stage {step.stage}")
-    if run.desired is not None:
-        parts.append(f"{run.desired.candidate}% candidate")
-    if (
-        not run.phase.finished
-        and step is not None
-        and step.kind == "analyze"
-        and run.step_started_at is not None
-        and step.duration
-    ):
-        left = step.duration * (1 + run.extensions) - (now - run.step_started_at).total_seconds()
-        parts.append(f"bake {format_duration(max(0, left))} left")
-    verdicts = ", ".join(f"{g} {v.get('status')}" for g, v in run.verdicts.items())
-    if verdicts:
-        parts.append(f"gates: {verdicts}")
-    return " · ".join(parts)
+from rollout.views.runs import describe
 
 
 class Progress:
@@ -40,6 +16,7 @@ class Progress:
         self.stream = stream or (sys.stderr if json_mode else sys.stdout)
         self.tty = self.stream.isatty() and not json_mode
         self._status: Any = None
+        self._closed = False
 
     def __enter__(self) -> Progress:
         if self.tty:
@@ -77,9 +54,15 @@ class Progress:
             if e.kind == "verdict":
                 style = {"fail": "red", "pass": "green"}.get(str(e.data.get("status")), "yellow")
             console().print(text, style=style, markup=False)
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        elif not self._closed:
+            try:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            except BrokenPipeError:  # `rollout apply PLAN | head`: the rollout goes on, unseen
+                from rollout.views import pipe_closed
+
+                pipe_closed()
+                self._closed = True
 
     def tick(self, run: Run, now: datetime) -> None:
         if self._status is not None:

@@ -6,37 +6,37 @@ Records the abort first (so a running apply stops at its next look), then sets t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from rollout import output as out
-from rollout.commands._common import find_run
-from rollout.commands._common import store as open_state
-from rollout.errors import EXIT_INVALID, EXIT_OK, EXIT_RUNTIME, RolloutError, StaleState
+from rollout import views
+from rollout.clock import Clock
+from rollout.commands._common import clock_or_system, find, find_run
+from rollout.errors import EXIT_OK, EXIT_RUNTIME, InvalidInput, RolloutError, StaleState
 from rollout.records import Event, Phase, Run, Weights
 from rollout.runner import actor
 from rollout.state import StateStore
-
-SCHEMA = "rollout.abort/v1"
+from rollout.views import abort as view
 
 
 def run(
-    name: str, reason: str | None = None, state: str | None = None, output: str = "text"
+    name: str,
+    reason: str | None = None,
+    state: str | None = None,
+    output: str = "text",
+    clock: Clock | None = None,
 ) -> int:
-    st = open_state(state)
+    clock = clock_or_system(clock)
+    st, run_ = find(state, name)  # an unknown name creates no store and names where it looked
     who = actor()
-    run_ = find_run(st, name)
     if run_.phase == Phase.COMPLETED:
-        out.line(
+        raise InvalidInput(
             f"{name} is completed: the candidate is the new baseline, so abort changes nothing. "
-            f"To go back, apply a plan whose candidate is the previous baseline.",
-            err=True,
+            "To go back, apply a plan whose candidate is the previous baseline."
         )
-        return EXIT_INVALID
     base = Weights.all_baseline()
     for _ in range(10):
         if run_.phase in (Phase.ABORTED, Phase.ROLLED_BACK):
             break  # already recorded: just make sure the router agrees (idempotent)
-        now = datetime.now(UTC)
+        now = clock.now()
         why = f" ({reason})" if reason else ""
         ev = Event(
             kind="phase",
@@ -66,13 +66,13 @@ def run(
             )
             break
         except StaleState:
-            run_ = find_run(st, name)
+            run_ = find_run(st, name, state)
     else:
         raise StaleState(f"could not record the abort of {name}: the run keeps changing; try again")
-    return _restore(st, run_, who, output)
+    return _restore(st, run_, who, output, clock)
 
 
-def _restore(st: StateStore, run_: Run, who: str, output: str) -> int:
+def _restore(st: StateStore, run_: Run, who: str, output: str, clock: Clock) -> int:
     from rollout.providers import build_router
 
     base = Weights.all_baseline()
@@ -83,17 +83,13 @@ def _restore(st: StateStore, run_: Run, who: str, output: str) -> int:
         if seen != base:
             raise RolloutError(f"the router reports {seen} after being set to the baseline")
     except RolloutError as exc:
-        out.loud(
-            f"ABORT INCOMPLETE for {run_.name}: the abort is recorded, but the baseline could not be "
-            f"restored: {exc}\nTraffic may still reach the candidate. Run `rollout abort {run_.name}` again, "
-            f"or restore the baseline in the router by hand."
-        )
+        out.loud(view.incomplete(run_.name, str(exc)))
         _note(
             st,
             run_,
             Event(
                 kind="error",
-                at=datetime.now(UTC),
+                at=clock.now(),
                 actor=who,
                 message=f"abort could not restore the baseline: {exc}",
             ),
@@ -104,24 +100,13 @@ def _restore(st: StateStore, run_: Run, who: str, output: str) -> int:
         run_,
         Event(
             kind="weights",
-            at=datetime.now(UTC),
+            at=clock.now(),
             actor=who,
             message=f"baseline restored and verified: {base}",
             data={"weights": base.model_dump()},
         ),
     )
-    if output == "json":
-        out.emit_json(
-            SCHEMA,
-            {
-                "name": run_.name,
-                "phase": run_.phase.value,
-                "weights": base.model_dump(),
-                "verified": True,
-            },
-        )
-    else:
-        out.line(f"{run_.name}: {run_.phase.value}; router verified at {base}")
+    views.show(view, output, run_, base)
     return EXIT_OK
 
 

@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rollout import output
-from rollout.clock import Clock, SystemClock
-from rollout.commands._common import load_plan
+from rollout import output as out
+from rollout import views
+from rollout.clock import Clock
+from rollout.commands._common import clock_or_system, load_plan
 from rollout.commands._common import store as open_state
 from rollout.engine import stage_end_index
 from rollout.errors import EXIT_OK, InvalidInput, StaleState
 from rollout.records import Event, Phase, Plan, Run
 from rollout.runner import Runner, actor, exit_code_for, holder, new_run
 from rollout.state import StateStore
-
-SCHEMA = "rollout.apply/v1"
+from rollout.views import apply as view
 
 
 def lease_ttl(plan: Plan) -> float:
@@ -49,7 +49,7 @@ def run(
     from rollout.progress import Progress
     from rollout.providers import build_all
 
-    clock = clock or SystemClock()
+    clock = clock_or_system(clock)
     st = open_state(state)
     providers = build_all(plan, extra)
     json_mode = output == "json"
@@ -75,7 +75,7 @@ def run(
                         else "old baseline finalized",
                     )
                 )
-            return _finish(st, plan.name, code, json_mode)
+            return _finish(st, plan.name, code, output, clock)
 
         def tick(r: Run, now: Any) -> None:
             lease.renew()
@@ -92,7 +92,7 @@ def run(
             on_tick=tick,
         )
         code = runner.run()
-    return _finish(st, plan.name, code, json_mode, until=until if code == EXIT_OK else None)
+    return _finish(st, plan.name, code, output, clock, until=until if code == EXIT_OK else None)
 
 
 def _start(st: StateStore, plan: Plan, clock: Clock, approve: bool) -> tuple[Run, str]:
@@ -119,8 +119,9 @@ def _start(st: StateStore, plan: Plan, clock: Clock, approve: bool) -> tuple[Run
             kind="created",
             at=now,
             actor=actor(),
-            message=f"plan changed ({existing.plan_hash[:12]} -> {plan.plan_hash[:12]}): attempt {attempt} starts; "
-            f"attempt {existing.attempt} was {existing.phase.value} at step {existing.step_index}",
+            message=f"plan changed ({existing.plan_hash[:12]} -> {plan.plan_hash[:12]}): "
+            f"attempt {attempt} starts; attempt {existing.attempt} was {existing.phase.value} "
+            f"at step {min(existing.step_index + 1, len(existing.plan.steps))}",
             data={
                 "plan_hash": plan.plan_hash,
                 "previous_plan_hash": existing.plan_hash,
@@ -141,7 +142,10 @@ def _start(st: StateStore, plan: Plan, clock: Clock, approve: bool) -> tuple[Run
         )
     else:
         run = existing
-        note = f"resuming {plan.name} attempt {run.attempt} at step {run.step_index + 1}/{len(plan.steps)} ({run.phase.value})"
+        note = (
+            f"resuming {plan.name} attempt {run.attempt} at step "
+            f"{run.step_index + 1}/{len(plan.steps)} ({run.phase.value})"
+        )
     if approve:
         stages = tuple(
             s.name for s in plan.spec.stages if s.approval and s.name not in run.approved
@@ -168,19 +172,13 @@ def _start(st: StateStore, plan: Plan, clock: Clock, approve: bool) -> tuple[Run
     return run, note
 
 
-def _finish(st: StateStore, name: str, code: int, json_mode: bool, until: str | None = None) -> int:
+def _finish(
+    st: StateStore, name: str, code: int, output: str, clock: Clock, until: str | None = None
+) -> int:
     run = st.load(name)
     assert run is not None
     _job_summary(st, run)
-    if json_mode:
-        from rollout.commands.status import run_json
-
-        output.emit_json(SCHEMA, {"exit_code": code, **run_json(run)})
-        return code
-    from rollout.commands.status import summary_lines
-
-    for text in summary_lines(run, until=until):
-        output.line(text)
+    views.show(view, output, run, clock.now(), code, until)
     return code
 
 
@@ -197,4 +195,4 @@ def _job_summary(st: StateStore, run: Run) -> None:
         with open(path, "a", encoding="utf-8") as f:
             f.write(report.render(run, st.history(run.name, limit=200)) + "\n")
     except OSError as exc:
-        output.warn(f"could not write the job summary: {exc}")
+        out.warn(f"could not write the job summary: {exc}")

@@ -15,12 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rollout import views
+from rollout.clock import Clock
 from rollout.errors import EXIT_OK, EXIT_RUNTIME, NoData, RolloutError
 from rollout.metrics import Window
-from rollout.output import console, emit_json, line, warn
 from rollout.redact import redact_text
-
-SCHEMA = "rollout.check/v1"
+from rollout.views import check as view
 
 
 def run(
@@ -29,17 +29,14 @@ def run(
     var_file: Sequence[Path],
     output: str = "text",
     *,
-    clock: Any = None,
+    clock: Clock | None = None,
     extra: dict[str, Any] | None = None,
 ) -> int:
     from rollout.commands._common import load_plan
 
     _, plan = load_plan(plan_file, var, var_file)
     report = collect(plan, clock=clock, extra=extra)
-    if output == "json":
-        emit_json(SCHEMA, report)
-    else:
-        show(report)
+    views.show(view, output, report)
     return EXIT_OK if report["ok"] else EXIT_RUNTIME
 
 
@@ -168,46 +165,3 @@ def _without_value(d: dict[str, Any]) -> dict[str, Any]:
 
 def _msg(exc: BaseException) -> str:
     return redact_text(str(exc)) or type(exc).__name__
-
-
-def show(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    w = report["window"]
-    line(f"rollout check: {report['name']}  ({report['file']})")
-    if report["weights"] is not None:
-        wt = report["weights"]
-        line(f"  router: {wt['candidate']}% candidate / {wt['baseline']}% baseline")
-    else:
-        line(f"  router: ERROR {report['router_error']}")
-    for name, s in report["sources"].items():
-        state = (
-            "reachable"
-            if s["status"] == "ok"
-            else f"{s['status'].upper().replace('_', ' ')} {s['message']}"
-        )
-        line(f"  {name} ({s['type']}): {state}")
-    line(f"  window: last {w['seconds']}s ({w['start']} .. {w['end']}), stage {report['stage']}")
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for col in ("gate", "role", "variant", "query", "value"):
-        table.add_column(col, overflow="fold")
-    for r in report["results"]:
-        if r["status"] == "ok":
-            value = f"{r['value']:.6g}" if isinstance(r["value"], float) else str(r["value"])
-        elif r["status"] == "no_data":
-            value = "NO DATA"
-        else:
-            value = f"ERROR {r['message']}"
-        table.add_row(r["gate"], r["role"], r["variant"], r["query"], value)
-    if report["results"]:
-        console().print(table)
-    else:
-        line("  the plan has no gates: nothing to query")
-    c = report["counts"]
-    line(
-        f"{len(report['results'])} queries: {c['ok']} answered, {c['no_data']} no data, {c['error']} failed"
-    )
-    if c["no_data"]:
-        warn(
-            "no data is not an error, but a gate with no data stays inconclusive; is traffic reaching both variants?"
-        )

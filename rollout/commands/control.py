@@ -5,33 +5,33 @@ With no runner alive the intent waits in the store: the next `rollout apply` act
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from rollout import output as out
-from rollout.commands._common import find_run
-from rollout.commands._common import store as open_state
-from rollout.errors import EXIT_INVALID, EXIT_OK, StaleState
+from rollout import views
+from rollout.clock import Clock
+from rollout.commands._common import clock_or_system, find, find_run
+from rollout.errors import EXIT_OK, InvalidInput, StaleState
 from rollout.records import Event, Intent
-
-WORDS = {
-    "pause": "pause",
-    "resume": "resume",
-    "promote": "promote",
-    "promote_full": "promote to full",
-}
+from rollout.views import control as view
+from rollout.views.control import WORDS
 
 
-def run(name: str, action: str, reason: str | None = None, state: str | None = None) -> int:
+def run(
+    name: str,
+    action: str,
+    reason: str | None = None,
+    state: str | None = None,
+    output: str = "text",
+    clock: Clock | None = None,
+) -> int:
     from rollout.runner import actor
 
-    st = open_state(state)
+    clock = clock_or_system(clock)
+    st, _ = find(state, name)
     who = actor()
     for _ in range(10):
-        r = find_run(st, name)
+        r = find_run(st, name, state)
         if r.phase.finished:
-            out.line(f"{name} is {r.phase.value}: nothing to {WORDS[action]}", err=True)
-            return EXIT_INVALID
-        now = datetime.now(UTC)
+            raise InvalidInput(f"{name} is {r.phase.value}: nothing to {WORDS[action]}")
+        now = clock.now()
         intent = Intent(action=action, actor=who, at=now, reason=reason)
         ev = Event(
             kind="intent",
@@ -48,10 +48,7 @@ def run(name: str, action: str, reason: str | None = None, state: str | None = N
             )
         except StaleState:
             continue
-        out.line(
-            f"{name}: {WORDS[action]} recorded; a running `rollout apply` acts on it within seconds, "
-            f"otherwise the next `rollout apply` does"
-        )
+        views.show(view, output, name, intent)
         return EXIT_OK
     raise StaleState(
         f"could not record the {WORDS[action]} of {name}: the run keeps changing; try again"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rollout import output as out
-from rollout.commands._common import find_run
-from rollout.commands._common import store as open_state
-
-SCHEMA = "rollout.history/v1"
+from rollout import views
+from rollout.clock import Clock
+from rollout.commands._common import find
+from rollout.errors import EXIT_OK
+from rollout.views import history as view
 
 
 def run(
@@ -15,15 +15,9 @@ def run(
     all_attempts: bool = False,
     state: str | None = None,
     output: str = "text",
+    clock: Clock | None = None,
 ) -> int:
-    st = open_state(state)
-    find_run(st, name)
+    st, _ = find(state, name)
     events = st.history(name, limit=limit, all_attempts=all_attempts)
-    if output == "json":
-        out.emit_json(SCHEMA, {"name": name, "events": [e.model_dump(mode="json") for e in events]})
-        return 0
-    for e in events:
-        who = f" [{e.actor}]" if e.actor else ""
-        attempt = f"#{e.attempt} " if all_attempts else ""
-        out.line(f"{attempt}{e.at.isoformat(timespec='seconds')}  {e.kind:<8}{who} {e.message}")
-    return 0
+    views.show(view, output, name, events, all_attempts)
+    return EXIT_OK

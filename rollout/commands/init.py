@@ -5,15 +5,17 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from rollout import views
+from rollout.clock import Clock
 from rollout.errors import EXIT_OK, InvalidInput, RolloutError
-from rollout.output import line
+from rollout.views import init as view
 
 
 def starter_text() -> str:
     return resources.files("rollout").joinpath("starter.yaml").read_text(encoding="utf-8")
 
 
-def run(path: Path, force: bool = False) -> int:
+def run(path: Path, force: bool = False, output: str = "text", clock: Clock | None = None) -> int:
     path = Path(path)
     if path.is_dir():
         path = path / "plan.yaml"
@@ -24,6 +26,5 @@ def run(path: Path, force: bool = False) -> int:
         path.write_text(starter_text(), encoding="utf-8")
     except OSError as exc:
         raise RolloutError(f"cannot write {path}: {exc.strerror or exc}") from None
-    line(f"wrote {path}")
-    line(f"next: rollout validate {path}  then  rollout plan {path}")
+    views.show(view, output, path)
     return EXIT_OK

@@ -1,27 +1,34 @@
-"""`rollout retry NAME`: start a rolled-back or aborted rollout again, as a new attempt."""
+"""`rollout retry NAME`: start a rolled-back or aborted rollout again, as a new attempt.
+
+The old attempt stays in the history; the new one starts at step 1 and is driven by the next
+`rollout apply`.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from rollout import output as out
-from rollout.commands._common import find_run
-from rollout.commands._common import store as open_state
-from rollout.errors import EXIT_INVALID, EXIT_OK
+from rollout import views
+from rollout.clock import Clock
+from rollout.commands._common import clock_or_system, find
+from rollout.errors import EXIT_OK, InvalidInput
 from rollout.records import Event, Phase
 from rollout.runner import actor, new_run
+from rollout.views import retry as view
 
 
-def run(name: str, reason: str | None = None, state: str | None = None) -> int:
-    st = open_state(state)
-    r = find_run(st, name)
+def run(
+    name: str,
+    reason: str | None = None,
+    state: str | None = None,
+    output: str = "text",
+    clock: Clock | None = None,
+) -> int:
+    clock = clock_or_system(clock)
+    st, r = find(state, name)
     if r.phase not in (Phase.ROLLED_BACK, Phase.ABORTED):
-        out.line(
-            f"{name} is {r.phase.value}: only a rolled-back or aborted rollout can be retried",
-            err=True,
+        raise InvalidInput(
+            f"{name} is {r.phase.value}: only a rolled-back or aborted rollout can be retried"
         )
-        return EXIT_INVALID
-    now = datetime.now(UTC)
+    now = clock.now()
     who = actor()
     fresh = new_run(r.plan, now, attempt=r.attempt + 1)
     ev = Event(
@@ -32,8 +39,6 @@ def run(name: str, reason: str | None = None, state: str | None = None) -> int:
         + (f" ({reason})" if reason else ""),
         data={"plan_hash": r.plan_hash, "previous_attempt": r.attempt},
     )
-    st.commit(fresh, [ev], expected_revision=0)
-    out.line(
-        f"{name}: attempt {fresh.attempt} is ready; run `rollout apply {r.plan.source or 'PLAN'}` to drive it"
-    )
+    fresh = st.commit(fresh, [ev], expected_revision=0)
+    views.show(view, output, fresh, r.attempt)
     return EXIT_OK

@@ -11,10 +11,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from rollout import views
+from rollout.clock import Clock
 from rollout.errors import EXIT_OK, InvalidInput
-from rollout.output import emit_json, line
+from rollout.views import simulate as view
 
-SCHEMA = "rollout.simulate/v1"
 MAX_RUNS = 100_000
 
 
@@ -27,9 +28,10 @@ def run(
     var_file: Sequence[Path],
     output: str = "text",
     workers: int | None = None,
+    clock: Clock | None = None,  # virtual time is the simulation's own; runtime is measured
 ) -> int:
     from rollout.commands._common import load_plan
-    from rollout.sim.report import run_many, summarise, text_table
+    from rollout.sim.report import run_many, summarise
     from rollout.sim.scenarios import resolve
     from rollout.sim.virtual import series_for
 
@@ -42,24 +44,5 @@ def run(
     outs = run_many(plan, scn, runs, seed, workers)
     elapsed = time.perf_counter() - started
     summary = summarise(outs, scn.healthy)
-    if output == "json":
-        emit_json(
-            SCHEMA,
-            {
-                "plan": plan.name,
-                "plan_hash": plan.plan_hash,
-                "scenario": scn.model_dump(mode="json"),
-                "seed": seed,
-                "runtime_seconds": round(elapsed, 3),
-                "results": summary,
-            },
-        )
-        return EXIT_OK
-    kind = "healthy" if scn.healthy else "regression"
-    title = f"{plan.name} vs scenario {scn.name} ({kind}; {scn.requests_per_minute:g} requests/min; seed {seed})"
-    for row in text_table(summary, title):
-        line(row)
-    line(f"  runtime                   {elapsed:.1f} s for {runs} virtual rollouts")
-    if scn.description:
-        line(f"  scenario                  {scn.description}")
+    views.show(view, output, plan, scn, seed, runs, elapsed, summary)
     return EXIT_OK

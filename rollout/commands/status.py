@@ -1,84 +1,91 @@
-"""`rollout status [NAME] [--watch]`: phase, stage, weights and the gates' latest verdicts."""
+"""`rollout status [NAME]`: phase, step, weights and the gates' latest verdicts.
+
+Without a name it is `rollout list`. With `--watch` it follows the rollout (`rollout.watch`).
+Read-only: the state store is never created here.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from rollout import views
+from rollout.clock import Clock
+from rollout.commands._common import clock_or_system, find, find_run
+from rollout.errors import EXIT_OK, EXIT_RUNTIME, EXIT_WAITING
+from rollout.records import Holder, Run
+from rollout.state import StateStore
+from rollout.views import status as view
+from rollout.views.screen import Screen
 
-from rollout import output as out
-from rollout.clock import SystemClock
-from rollout.commands._common import find_run
-from rollout.commands._common import store as open_state
-from rollout.engine import current_step
-from rollout.records import Run
-
-SCHEMA = "rollout.status/v1"
-
-
-def run_json(run: Run) -> dict[str, Any]:
-    step = current_step(run.plan, run)
-    return {
-        "name": run.name,
-        "attempt": run.attempt,
-        "revision": run.revision,
-        "phase": run.phase.value,
-        "plan_hash": run.plan_hash,
-        "step": run.step_index,
-        "steps": len(run.plan.steps),
-        "current_step": step.model_dump() if step is not None else None,
-        "stage": step.stage if step is not None else None,
-        "weights": run.desired.model_dump() if run.desired is not None else None,
-        "verdicts": run.verdicts,
-        "intent": run.intent.model_dump(mode="json") if run.intent is not None else None,
-        "message": run.message,
-        "fingerprints": run.plan.fingerprints,
-        "updated_at": run.updated_at.isoformat(),
-    }
-
-
-def summary_lines(run: Run, *, until: str | None = None) -> list[str]:
-    from rollout.progress import describe
-
-    lines = [f"{run.name} (attempt {run.attempt}): {describe(run, run.updated_at)}"]
-    if run.message:
-        lines.append(f"  {run.message}")
-    for gate, v in run.verdicts.items():
-        lines.append(f"  gate {gate}: {v.get('status')} — {v.get('summary')}")
-    if until is not None and not run.phase.finished:
-        lines.append(
-            f"  reached --until {until}; continue with: rollout apply <plan> (or rollout promote {run.name})"
-        )
-    return lines
+POLL = 2.0  # seconds between looks at the store
 
 
 def run(
-    name: str | None = None, watch: bool = False, state: str | None = None, output: str = "text"
+    name: str | None = None,
+    watch: bool = False,
+    state: str | None = None,
+    output: str = "text",
+    timeout: float | None = None,
+    clock: Clock | None = None,
 ) -> int:
-    st = open_state(state)
+    clock = clock_or_system(clock)
     if name is None:
         from rollout.commands import list_
 
-        return list_.show(st, output)
-    clock = SystemClock()
-    while True:
-        r = find_run(st, name)
-        if output == "json":
-            out.emit_json(SCHEMA, run_json(r))
-        else:
-            now = datetime.now(UTC)
-            for text in summary_lines(r):
-                out.line(text)
-            if r.intent is not None:
-                out.line(f"  pending intent: {r.intent.action} by {r.intent.actor}")
-            held = getattr(st, "holder", None)  # SQLite, PostgreSQL and memory stores know it
-            h = held(name) if held is not None else None
-            if h is not None:
-                out.line(f"  being applied by {h}")
-            out.line(
-                f"  updated {int((now - r.updated_at).total_seconds())}s ago, step {r.step_index}/{len(r.plan.steps)}"
-            )
-        if not watch or r.phase.finished:
-            return 0
-        clock.sleep(2.0)
-        if output != "json":
-            out.line("")
+        return list_.run(state=state, output=output, clock=clock)
+    if watch:
+        return follow(name, state, output, timeout, clock)
+    st, r = find(state, name)
+    views.show(view, output, r, clock.now(), holder_of(st, name))
+    return EXIT_OK
+
+
+def holder_of(st: StateStore, name: str) -> Holder | None:
+    """Who is applying it now (SQLite, PostgreSQL and memory stores know; others say nothing)."""
+    held = getattr(st, "holder", None)
+    h: Holder | None = held(name) if held is not None else None
+    return h
+
+
+def follow(name: str, state: str | None, output: str, timeout: float | None, clock: Clock) -> int:
+    """Look every POLL seconds until the rollout finishes, waits for a person, or `timeout`
+    passes; exit with that outcome's code (0 completed, 3 rolled back, 4 aborted, 5 waiting).
+
+    Waiting is a pause, an approval step, or nobody driving it (a run left at `--until`, or an
+    apply that died): watching it longer would never end.
+    """
+    from rollout.runner import exit_code_for
+    from rollout.views import watch as view
+
+    st, r = find(state, name)
+    deadline = None if timeout is None else clock.now().timestamp() + timeout
+    with Screen(output) as screen:
+        while True:
+            r = find_run(st, name, state)
+            now = clock.now()
+            held = holder_of(st, name)
+            if not screen.frame(view, r, now, held):
+                return exit_code_for(r) or EXIT_OK  # the reader went away (`| head`)
+            code, why = _outcome(st, r, held)
+            if code is None and deadline is not None and now.timestamp() >= deadline:
+                code, why = EXIT_WAITING, f"still {r.phase.value} after --timeout"
+            if code is not None:
+                screen.close(view.outcome(r, code, why))
+                return code
+            clock.sleep(POLL)
+
+
+def _outcome(st: StateStore, r: Run, held: Holder | None) -> tuple[int | None, str]:
+    from rollout.records import Phase
+    from rollout.runner import exit_code_for
+
+    code = exit_code_for(r)
+    if r.phase.finished:
+        return code, r.phase.value
+    if code is not None:
+        return code, f"waiting ({r.phase.value}): `rollout resume` or `rollout promote` continues"
+    if getattr(st, "holder", None) is None or held is not None:
+        return None, ""  # being driven (or the store cannot tell): keep watching
+    if r.phase == Phase.ROLLING_BACK:
+        return EXIT_RUNTIME, (
+            f"rolling back but no apply is running: `rollout abort {r.name}` restores the baseline"
+        )
+    return EXIT_WAITING, f"{r.phase.value} but no apply is running: `rollout apply` continues"

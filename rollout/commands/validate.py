@@ -9,34 +9,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rollout import views
+from rollout.clock import Clock
 from rollout.errors import EXIT_INVALID, EXIT_OK, SpecError
-from rollout.load import load, parse_vars
-from rollout.output import emit_json, line
-
-SCHEMA = "rollout.validate/v1"
+from rollout.loading import load, parse_vars
+from rollout.views import validate as view
 
 
 def run(
-    plans: Sequence[Path], var: Sequence[str], var_file: Sequence[Path], output: str = "text"
+    plans: Sequence[Path],
+    var: Sequence[str],
+    var_file: Sequence[Path],
+    output: str = "text",
+    clock: Clock | None = None,
 ) -> int:
     variables = parse_vars(var)  # a bad --var is one error for all files (SpecError, exit 2)
     results: list[dict[str, Any]] = []
     for path in plans:
         results.append(check(path, variables, var_file))
-    ok = all(r["valid"] for r in results)
-    if output == "json":
-        emit_json(SCHEMA, {"valid": ok, "files": results})
-    else:
-        for r in results:
-            if r["valid"]:
-                line(f"ok  {r['file']} ({r['steps']} steps, hash {r['plan_hash'][:8]})")
-            else:
-                for p in r["problems"]:
-                    line(p["text"])
-        if len(results) > 1:
-            bad = sum(not r["valid"] for r in results)
-            line(f"{len(results) - bad} of {len(results)} plans valid")
-    return EXIT_OK if ok else EXIT_INVALID
+    views.show(view, output, results)
+    return EXIT_OK if all(r["valid"] for r in results) else EXIT_INVALID
 
 
 def check(path: Path, variables: dict[str, str], var_files: Sequence[Path]) -> dict[str, Any]:

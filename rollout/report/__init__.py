@@ -1,26 +1,34 @@
-"""Reports for people: a markdown summary (CI job summaries) and an HTML page, from jinja2 templates."""
+"""Reports for people: a markdown summary (CI job summaries) and an HTML page, from jinja2
+templates. A report is a view of a stored run: it reads `rollout.views`, never a command."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rollout.records import Event, Run
+from rollout.views import runs
+from rollout.views._format import iso
+
+FORMATS = ("markdown", "html")
+
+
+def _event(e: Event) -> dict[str, Any]:
+    d = e.model_dump(mode="json")
+    d["at"] = iso(e.at)  # whole seconds: microseconds wrap in tables and help nobody
+    return d
 
 
 def context(run: Run, events: list[Event]) -> dict[str, Any]:
-    from rollout.commands.status import run_json
     from rollout.redact import redact
 
     return redact(
         {
-            "run": run_json(run),
+            "run": runs.data(run),
             "variants": run.plan.spec.variants.model_dump(),
             "steps": [s.describe() + (f" ({s.stage})" if s.stage else "") for s in run.plan.steps],
-            "events": [e.model_dump(mode="json") for e in events],
+            "events": [_event(e) for e in events],
             "verdict_events": [
-                e.model_dump(mode="json")
-                for e in events
-                if e.kind == "verdict" and e.data.get("status") != "pass"
+                _event(e) for e in events if e.kind == "verdict" and e.data.get("status") != "pass"
             ],
         }
     )

@@ -1,0 +1,75 @@
+"""A run summarised, shared by status, list, apply and the report (once, so they agree)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rollout.durations import format_duration
+from rollout.engine import current_step
+from rollout.records import Run
+from rollout.views._format import iso, step_of
+
+
+def data(run: Run) -> dict[str, Any]:
+    """The JSON shape of a run (`rollout.status/v1` and friends); `step` is 0-based as stored,
+    `step_number` counts from 1 as `rollout plan` does."""
+    step = current_step(run.plan, run)
+    number, total = step_of(run)
+    return {
+        "name": run.name,
+        "attempt": run.attempt,
+        "revision": run.revision,
+        "phase": run.phase.value,
+        "plan_hash": run.plan_hash,
+        "step": run.step_index,
+        "step_number": number,
+        "steps": total,
+        "current_step": step.model_dump() if step is not None else None,
+        "stage": step.stage if step is not None else None,
+        "weights": run.desired.model_dump() if run.desired is not None else None,
+        "verdicts": run.verdicts,
+        "intent": run.intent.model_dump(mode="json") if run.intent is not None else None,
+        "message": run.message,
+        "fingerprints": run.plan.fingerprints,
+        "updated_at": iso(run.updated_at),
+    }
+
+
+def describe(run: Run, now: datetime) -> str:
+    """One line: phase, step x/y, stage, weight, time left in the bake, each gate's verdict."""
+    step = current_step(run.plan, run)
+    number, total = step_of(run)
+    parts = [run.phase.value, f"step {number}/{total}"]
+    if step is not None and step.stage:
+        parts.append(f"stage {step.stage}")
+    if run.desired is not None:
+        parts.append(f"{run.desired.candidate}% candidate")
+    if (
+        not run.phase.finished
+        and step is not None
+        and step.kind == "analyze"
+        and run.step_started_at is not None
+        and step.duration
+    ):
+        left = step.duration * (1 + run.extensions) - (now - run.step_started_at).total_seconds()
+        parts.append(f"bake {format_duration(max(0, left))} left")
+    verdicts = ", ".join(f"{g} {v.get('status')}" for g, v in run.verdicts.items())
+    if verdicts:
+        parts.append(f"gates: {verdicts}")
+    return " · ".join(parts)
+
+
+def summary(run: Run, now: datetime, *, until: str | None = None) -> list[str]:
+    """The headline, the run's message and each gate's verdict in words."""
+    lines = [f"{run.name} (attempt {run.attempt}): {describe(run, now)}"]
+    if run.message:
+        lines.append(f"  {run.message}")
+    for gate, v in run.verdicts.items():
+        lines.append(f"  gate {gate}: {v.get('status')} — {v.get('summary')}")
+    if until is not None and not run.phase.finished:
+        lines.append(
+            f"  reached --until {until}; continue with: rollout apply <plan> "
+            f"(or rollout promote {run.name})"
+        )
+    return lines
