@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -14,8 +15,24 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """Wall time read once, then advanced by the monotonic clock.
+
+    Bakes are measured as `now - step_started_at`; anchoring `now` to the monotonic clock means a
+    wall-clock jump (NTP step, a VM resumed, a person setting the date) neither skips a bake nor
+    stalls one in a running process. A new process re-reads the wall clock, which is right: time
+    that passed while nobody watched did pass, and the gap's data is judged on resume."""
+
+    def __init__(
+        self,
+        wall: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._mono = monotonic
+        self._wall0 = (wall or (lambda: datetime.now(UTC)))()
+        self._mono0 = monotonic()
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return self._wall0 + timedelta(seconds=self._mono() - self._mono0)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

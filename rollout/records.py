@@ -131,7 +131,13 @@ class Holder(_Frozen):
 
 
 class Run(_Frozen):
-    """The stored state of one attempt of a rollout. Position is step_index + plan_hash, never inferred."""
+    """The stored state of one attempt of a rollout.
+
+    Position is step_index + plan_hash, never inferred. Traffic is described three ways:
+    `desired` is what we decided (recorded *before* acting), `verified` what the router last
+    confirmed after an act. desired != verified means an act may not have happened (heal it on
+    resume); desired == verified while the router shows something else means someone moved the
+    traffic outside rollout (see engine.heal)."""
 
     name: str
     attempt: int = 1
@@ -142,13 +148,32 @@ class Run(_Frozen):
     step_index: int = 0
     step_started_at: datetime | None = None
     desired: Weights | None = None  # what we last asked the router for (recorded before acting)
-    intent: Intent | None = None
+    verified: Weights | None = None  # what the router confirmed after the last act
+    intents: tuple[Intent, ...] = ()  # control verbs, oldest first; consumed in order
     gates: dict[str, Any] = Field(default_factory=dict)  # per-gate statistical state (JSON)
     verdicts: dict[str, Any] = Field(default_factory=dict)  # per-gate latest verdict (JSON)
     last_tick_at: datetime | None = None
     extensions: int = 0  # bakes added by on_inconclusive: extend, in the current step
     approved: tuple[str, ...] = ()  # stages approved ahead of time (--approve / promote)
     exposure: dict[str, float] = Field(default_factory=dict)  # candidate requests seen per stage
+    no_data: int = 0  # consecutive analysis ticks in which a required gate had no usable data
+    step_gaps: int = 0  # ticks of the current step with a failed query or no data
     message: str = ""
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """Rows written by 0.1 had one intent slot; it becomes the head of the queue."""
+        if isinstance(data, dict) and "intent" in data:
+            data = dict(data)
+            one = data.pop("intent")
+            if one is not None and not data.get("intents"):
+                data["intents"] = [one]
+        return data
+
+    @property
+    def intent(self) -> Intent | None:
+        """The next intent to act on (the head of the queue)."""
+        return self.intents[0] if self.intents else None

@@ -139,11 +139,11 @@ def test_approval_waits_then_promote_intent_continues():
     intent = Intent(action="promote", actor="oncall@host", at=at(80))
     d = advance(
         plan,
-        d.run.model_copy(update={"intent": intent}),
+        d.run.model_copy(update={"intents": (intent,)}),
         Observation(weights=Weights.of(5)),
         at(80),
     )
-    assert d.run.intent is None and d.run.phase == Phase.PROGRESSING and "full" in d.run.approved
+    assert not d.run.intents and d.run.phase == Phase.PROGRESSING and "full" in d.run.approved
     d = advance(plan, d.run, Observation(weights=Weights.of(5)), at(80))
     assert (
         d.run.step_index
@@ -154,7 +154,7 @@ def test_approval_waits_then_promote_intent_continues():
 def test_abort_intent_restores_the_baseline_and_is_idempotent():
     plan = make_plan()
     run = _at_pilot_analysis(plan).model_copy(
-        update={"intent": Intent(action="abort", actor="a@b", at=at(5), reason="pager")}
+        update={"intents": (Intent(action="abort", actor="a@b", at=at(5), reason="pager"),)}
     )
     d = advance(plan, run, Observation(weights=Weights.of(5)), at(5))
     assert d.run.phase == Phase.ABORTED and d.actions == (
@@ -163,7 +163,7 @@ def test_abort_intent_restores_the_baseline_and_is_idempotent():
     assert "pager" in d.run.message and d.events[0].actor == "a@b"
     again = advance(
         plan,
-        d.run.model_copy(update={"intent": Intent(action="abort", actor="a@b", at=at(6))}),
+        d.run.model_copy(update={"intents": (Intent(action="abort", actor="a@b", at=at(6)),)}),
         Observation(weights=Weights.all_baseline()),
         at(6),
     )
@@ -175,18 +175,20 @@ def test_pause_and_resume():
     run = _at_pilot_analysis(plan)
     d = advance(
         plan,
-        run.model_copy(update={"intent": Intent(action="pause", actor="x@y", at=at(1))}),
+        run.model_copy(update={"intents": (Intent(action="pause", actor="x@y", at=at(1)),)}),
         Observation(weights=Weights.of(5)),
         at(1),
     )
     assert d.run.phase == Phase.PAUSED
-    assert wanted(plan, d.run, at(40)).tick is None  # a paused rollout is not analysed
+    # A paused rollout whose candidate still takes traffic is still watched.
+    watch = wanted(plan, d.run, at(40)).tick
+    assert watch is not None and watch.gates == ("error-rate",) and watch.weight == 5
     assert (
         advance(plan, d.run, Observation(weights=Weights.of(5)), at(40)).run.phase == Phase.PAUSED
     )
     r = advance(
         plan,
-        d.run.model_copy(update={"intent": Intent(action="resume", actor="x@y", at=at(41))}),
+        d.run.model_copy(update={"intents": (Intent(action="resume", actor="x@y", at=at(41)),)}),
         Observation(weights=Weights.of(5)),
         at(41),
     )
@@ -196,7 +198,7 @@ def test_pause_and_resume():
 def test_promote_full_skips_to_100():
     plan = make_plan()
     run = _at_pilot_analysis(plan).model_copy(
-        update={"intent": Intent(action="promote_full", actor="x@y", at=at(1))}
+        update={"intents": (Intent(action="promote_full", actor="x@y", at=at(1)),)}
     )
     run, actions = step_through(plan, run, at(1), Observation(weights=Weights.of(5)))
     assert run.phase == Phase.COMPLETED and actions[-1] == SetWeights(Weights.of(100), "promote")
@@ -205,7 +207,8 @@ def test_promote_full_skips_to_100():
 @pytest.mark.parametrize(
     ("policy", "phase", "moves_on"),
     [
-        ("proceed", Phase.PROGRESSING, True),
+        # proceed never proceeds from a stage that was never measured
+        ("proceed", Phase.PAUSED, False),
         ("rollback", Phase.ROLLING_BACK, False),
     ],
 )
@@ -235,7 +238,7 @@ def test_extend_then_pause_for_a_person():
         plan, run, Observation(weights=Weights.of(5), ticks={"error-rate": no_data}), at(60)
     )
     assert d.run.extensions == 1 and d.run.phase == Phase.PROGRESSING
-    assert engine._bake_end(plan.steps[d.run.step_index], d.run) == at(120)
+    assert engine.bake_end(plan.steps[d.run.step_index], d.run) == at(120)
     d = advance(
         plan, d.run, Observation(weights=Weights.of(5), ticks={"error-rate": no_data}), at(120)
     )
@@ -243,7 +246,7 @@ def test_extend_then_pause_for_a_person():
     # promote accepts the inconclusive stage
     d = advance(
         plan,
-        d.run.model_copy(update={"intent": Intent(action="promote", actor="x@y", at=at(130))}),
+        d.run.model_copy(update={"intents": (Intent(action="promote", actor="x@y", at=at(130)),)}),
         Observation(weights=Weights.of(5)),
         at(130),
     )

@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollout.engine import Observation, advance, gate_specs, wanted
-from rollout.errors import InvalidInput, NoData, ProviderError
+from rollout.errors import InvalidInput, ProviderError
 from rollout.gates.evaluate import Tick
+from rollout.observe import read_tick
 from rollout.records import Phase, Plan, Run, Weights
 from rollout.sim import traffic
 from rollout.sim.traffic import Scenario
+from rollout.spec import Gate
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _DEFAULT = {
@@ -78,6 +80,7 @@ def simulate_one(
     counts_ss, lat_ss = ss.spawn(2)
     counts, lat = np.random.default_rng(counts_ss), np.random.default_rng(lat_ss)
     series = series if series is not None else series_for(plan, scn)
+    specs = gate_specs(plan)
     stages = tuple(s.stage for s in plan.steps if s.kind == "approval" and s.stage)
     run = Run(
         name=plan.name,
@@ -111,7 +114,7 @@ def simulate_one(
             excess += cb.n * (scn.rate("candidate", mid) - scn.rate("baseline", mid))
             ticks += 1
             for g in tr.gates:
-                obs_ticks[g] = _tick(g, series[g], batches, tr.end, tr.stage, tr.weight)
+                obs_ticks[g] = _tick(specs[g], series[g], batches, tr.end, tr.stage, tr.weight)
         obs = Observation(
             weights=weights,
             ticks=obs_ticks,
@@ -147,19 +150,17 @@ def simulate_one(
 
 
 def _tick(
-    gate: str,
+    gate: Gate,
     roles: dict[str, tuple[str, dict[str, str]]],
     batches: dict[str, traffic.Batch],
     at: datetime,
     stage: str,
     weight: int,
 ) -> Tick:
-    readings: dict[str, dict[str, float]] = {}
-    try:
-        for variant, batch in batches.items():
-            readings[variant] = {
-                role: traffic.answer(name, labels, batch) for role, (name, labels) in roles.items()
-            }
-    except NoData:
-        return Tick(at=at, stage=stage, weight=weight, readings=None)
-    return Tick(at=at, stage=stage, weight=weight, readings=readings)
+    """Simulated readings through the same observation path as `apply` (rollout.observe)."""
+
+    def fetch(variant: str, role: str) -> float:
+        name, labels = roles[role]
+        return traffic.answer(name, labels, batches[variant])
+
+    return read_tick(gate, ("baseline", "candidate"), fetch, at=at, stage=stage, weight=weight)

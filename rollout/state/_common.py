@@ -66,23 +66,32 @@ def expiry(now: datetime, ttl: float) -> datetime:
 
 
 class LeaseHandle:
-    """What `lease()` yields: `renew()` pushes the expiry forward, or raises LeaseHeld if lost."""
+    """What `lease()` yields: `renew()` pushes the expiry forward, or raises LeaseHeld if lost.
 
-    def __init__(self, renew: Callable[[], None]) -> None:
+    `previous` is the holder this lease was taken over from (a runner that died, or whose lease
+    expired), so the caller can put the takeover in the audit trail."""
+
+    def __init__(self, renew: Callable[[], None], previous: Holder | None = None) -> None:
         self._renew = renew
+        self.previous = previous
 
     def renew(self) -> None:
         self._renew()
 
 
+Acquired = tuple[str, "Holder | None"]  # (token naming this holding, holder taken over)
+
+
 @contextmanager
 def hold(
-    acquire: Callable[[], str], renew: Callable[[str], None], release: Callable[[str], None]
+    acquire: Callable[[], Acquired],
+    renew: Callable[[str], None],
+    release: Callable[[str], None],
 ) -> Iterator[LeaseHandle]:
     """Acquire -> yield a handle -> release; `acquire` returns a token that names this holding."""
-    token = acquire()
+    token, previous = acquire()
     try:
-        yield LeaseHandle(lambda: renew(token))
+        yield LeaseHandle(lambda: renew(token), previous)
     finally:
         release(token)
 

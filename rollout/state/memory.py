@@ -49,7 +49,7 @@ class MemoryStore:
     def lease(
         self, name: str, holder: Holder, *, ttl: float = common.DEFAULT_TTL
     ) -> AbstractContextManager[common.LeaseHandle]:
-        def acquire() -> str:
+        def acquire() -> common.Acquired:
             with self._lock:
                 now = self._now()
                 held = self._leases.get(name)
@@ -58,7 +58,8 @@ class MemoryStore:
                 token = uuid.uuid4().hex
                 mine = holder.model_copy(update={"since": now, "expires": common.expiry(now, ttl)})
                 self._leases[name] = (mine, token)
-                return token
+                taken = held[0] if held and not common.same_holder(held[0], holder) else None
+                return token, taken
 
         def renew(token: str) -> None:
             with self._lock:

@@ -231,7 +231,7 @@ class SQLiteStore:
     def lease(
         self, name: str, holder: Holder, *, ttl: float = common.DEFAULT_TTL
     ) -> AbstractContextManager[common.LeaseHandle]:
-        def acquire() -> str:
+        def acquire() -> common.Acquired:
             token = uuid.uuid4().hex
             with self._tx() as db:
                 now = self._now()
@@ -251,7 +251,7 @@ class SQLiteStore:
                         token,
                     ),
                 )
-            return token
+            return token, (cur if cur is not None and not common.same_holder(cur, holder) else None)
 
         def renew(token: str) -> None:
             with self._tx() as db:

@@ -1,0 +1,111 @@
+"""What goes into the engine (an Observation) and what comes out (a Decision). Pure data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from rollout.gates.evaluate import Tick
+from rollout.records import Event, Plan, Run, Step, Weights
+from rollout.spec import Gate
+
+POLL_SECONDS = 2.0  # how often a waiting runner looks for intents
+
+
+@dataclass(frozen=True)
+class SetWeights:
+    weights: Weights
+    reason: str
+
+
+Action = SetWeights
+
+
+@dataclass(frozen=True)
+class TickRequest:
+    """Query these gates over [start, end) for both variants."""
+
+    start: datetime
+    end: datetime
+    gates: tuple[str, ...]
+    stage: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class Wants:
+    preflight: bool = False
+    tick: TickRequest | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    weights: Weights | None  # what the router says now (None: not read)
+    ticks: dict[str, Tick] = field(default_factory=dict)  # gate -> readings for the window
+    preflight: dict[str, str] | None = None  # check -> result, when preflight ran and passed
+
+
+@dataclass(frozen=True)
+class Decision:
+    run: Run
+    actions: tuple[Action, ...] = ()
+    events: tuple[Event, ...] = ()
+    wake_at: datetime | None = None  # None: nothing more to do (finished or waiting for a person)
+
+
+def gate_specs(plan: Plan) -> dict[str, Gate]:
+    return {g.name: g for g in plan.spec.gates}
+
+
+def alpha_share(plan: Plan) -> float:
+    """Each gate's share of the plan's family-wise alpha (Bonferroni: valid uniformly over time).
+
+    Under `method: sequential`, `value` gates keep threshold semantics and spend no alpha."""
+    gates = list(plan.spec.gates)
+    if plan.spec.analysis.method == "sequential":
+        gates = [g for g in gates if g.kind != "value"]
+    return plan.spec.analysis.alpha / max(1, len(gates))
+
+
+def current_step(plan: Plan, run: Run) -> Step | None:
+    return plan.steps[run.step_index] if run.step_index < len(plan.steps) else None
+
+
+def ev(kind: str, now: datetime, message: str, actor: str | None = None, **data: Any) -> Event:
+    """An event built by the engine itself: skipping validation matters on the simulate hot path."""
+    return Event.model_construct(
+        kind=kind, at=now, message=message, actor=actor, data=data, seq=None, attempt=None
+    )
+
+
+def bake_end(step: Step, run: Run) -> datetime:
+    assert run.step_started_at is not None and step.duration is not None
+    return run.step_started_at + timedelta(seconds=step.duration * (1 + run.extensions))
+
+
+def next_step(run: Run, now: datetime, **update: Any) -> Run:
+    base: dict[str, Any] = {
+        "step_index": run.step_index + 1,
+        "step_started_at": now,
+        "last_tick_at": None,
+        "extensions": 0,
+        "step_gaps": 0,
+    }
+    base.update(update)
+    return run.model_copy(update=base)
+
+
+def step_weight(plan: Plan, run: Run) -> int:
+    """The candidate weight the steps taken so far put in force (the last set_weight done)."""
+    done = [s.weight or 0 for s in plan.steps[: run.step_index] if s.kind == "set_weight"]
+    return done[-1] if done else 0
+
+
+def watch_gates(plan: Plan, run: Run) -> tuple[tuple[str, ...], str]:
+    """While a run waits (approval, pause) with candidate traffic, which gates keep judging and
+    under which stage label: those of the last analysis step reached, else every gate."""
+    for step in reversed(plan.steps[: run.step_index + 1]):
+        if step.kind == "analyze" and step.gates:
+            return step.gates, step.stage or ""
+    return tuple(g.name for g in plan.spec.gates), ""
