@@ -163,6 +163,11 @@ class Analysis(_Strict):
     failure_limit: int = Field(default=0, ge=0)  # threshold method: failed checks tolerated
     on_inconclusive: Literal["extend", "rollback", "proceed"] = "extend"
     max_extensions: int = Field(default=2, ge=0)  # how many times `extend` may add one more bake
+    # Missing data is never evidence: after `no_data_limit` analysis intervals in a row in which a
+    # required gate had no usable reading (no samples, a failed query, an impossible value), the
+    # rollout pauses for a person (or rolls back), and says so loudly.
+    on_no_data: Literal["pause", "rollback"] = "pause"
+    no_data_limit: int = Field(default=3, ge=1, le=1000)
 
     @field_validator("interval")
     @classmethod
