@@ -33,6 +33,12 @@ def _percent(v: int) -> int:
 # Validated per item, so an error names the exact entry: stages[1].weights[0].
 Percent = Annotated[int, AfterValidator(_percent)]
 NAME_RE = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+SHORT = 256  # model names, versions, targets
+QUERY = 16 * 1024  # one query template
+# Finite numbers only: `.inf` or `.nan` in a bound would validate and then break the engine.
+Bound = Annotated[float, Field(allow_inf_nan=False)]
+# Environment variable names a plan may read with {{ env.NAME }} (see rollout.loading.template).
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 
 
 class _Strict(BaseModel):
@@ -40,11 +46,13 @@ class _Strict(BaseModel):
 
 
 class Variant(_Strict):
-    model: str = Field(min_length=1)
-    model_version: str | None = None
-    prompt: str | None = None  # a file, relative to the plan file; hashed into the fingerprint
+    model: str = Field(min_length=1, max_length=SHORT)
+    model_version: str | None = Field(default=None, max_length=SHORT)
+    # a file, relative to the plan file; hashed into the fingerprint
+    prompt: str | None = Field(default=None, max_length=4096)
     params: dict[str, Any] = Field(default_factory=dict)
-    target: str | None = None  # what the router calls it (deployment, backend, flag variant)
+    # what the router calls it (deployment, backend, flag variant)
+    target: str | None = Field(default=None, max_length=SHORT)
 
 
 class Variants(_Strict):
@@ -74,23 +82,23 @@ class Gate(_Strict):
     name: str = Field(pattern=NAME_RE)
     kind: GateKind
     # proportion: events / total per variant
-    events: str | None = None
-    total: str | None = None
+    events: str | None = Field(default=None, max_length=QUERY)
+    total: str | None = Field(default=None, max_length=QUERY)
     # mean: count, sum and sum of squares per variant (e.g. of log-latency, tokens, eval score)
-    count: str | None = None
-    sum: str | None = None
-    sum_squares: str | None = None
+    count: str | None = Field(default=None, max_length=QUERY)
+    sum: str | None = Field(default=None, max_length=QUERY)
+    sum_squares: str | None = Field(default=None, max_length=QUERY)
     # value: one number per variant (threshold method)
-    query: str | None = None
+    query: str | None = Field(default=None, max_length=QUERY)
     # bounds: absolute, and relative to the baseline running at the same time
-    max: float | None = None
-    min: float | None = None
-    max_ratio: float | None = Field(default=None, gt=0)
-    min_ratio: float | None = Field(default=None, gt=0)
-    max_increase: float | None = Field(default=None, ge=0)
-    max_decrease: float | None = Field(default=None, ge=0)
+    max: Bound | None = None
+    min: Bound | None = None
+    max_ratio: Bound | None = Field(default=None, gt=0, le=1e6)
+    min_ratio: Bound | None = Field(default=None, gt=0, le=1e6)
+    max_increase: Bound | None = Field(default=None, ge=0)
+    max_decrease: Bound | None = Field(default=None, ge=0)
     required: bool = True  # must pass for a stage to advance (else advisory)
-    source: str | None = None  # a name in `sources`; default: `metrics`
+    source: str | None = Field(default=None, max_length=SHORT)  # a name in `sources`
 
     def queries(self) -> dict[str, str]:
         """role -> query template, for the roles this kind needs."""
@@ -109,7 +117,8 @@ class Gate(_Strict):
         ]
         if extra:
             raise ValueError(
-                f"{', '.join(extra)} does not apply to a {self.kind} gate (it takes {', '.join(need)})"
+                f"{', '.join(extra)} does not apply to a {self.kind} gate "
+                f"(it takes {', '.join(need)})"
             )
         if all(
             getattr(self, b) is None
@@ -135,9 +144,8 @@ class Stage(_Strict):
     bake: Duration = 0  # analysis time at each weight of the stage; 0: no analysis
     approval: bool = False  # a person (or --approve) must approve before this stage starts
     gates: list[str] | None = None  # default: every gate
-    min_requests: int | None = Field(
-        default=None, ge=0
-    )  # candidate requests before the stage may pass
+    # candidate requests before the stage may pass
+    min_requests: int | None = Field(default=None, ge=0, le=10**12)
 
     def weight_list(self) -> list[int]:
         return list(self.weights) if self.weights is not None else [self.weight or 0]
@@ -159,10 +167,12 @@ class Stage(_Strict):
 class Analysis(_Strict):
     interval: Duration = 60
     method: Literal["sequential", "threshold"] = "sequential"
-    alpha: float = Field(default=0.05, gt=0, lt=0.5)
-    failure_limit: int = Field(default=0, ge=0)  # threshold method: failed checks tolerated
+    alpha: float = Field(default=0.05, gt=0, lt=0.5, allow_inf_nan=False)
+    # threshold method: failed checks tolerated
+    failure_limit: int = Field(default=0, ge=0, le=10_000)
     on_inconclusive: Literal["extend", "rollback", "proceed"] = "extend"
-    max_extensions: int = Field(default=2, ge=0)  # how many times `extend` may add one more bake
+    # how many times `extend` may add one more bake
+    max_extensions: int = Field(default=2, ge=0, le=1000)
     # Missing data is never evidence: after `no_data_limit` analysis intervals in a row in which a
     # required gate had no usable reading (no samples, a failed query, an impossible value), the
     # rollout pauses for a person (or rolls back), and says so loudly.
@@ -181,7 +191,10 @@ class PlanSpec(_Strict):
     api_version: Literal["rollout/v1"] = Field(alias="apiVersion")
     kind: Literal["Plan"]
     name: str = Field(pattern=NAME_RE)
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=4096)
+    # Not part of the compiled plan (exclude): they say how the file is read, not what it does.
+    env: list[EnvName] | None = Field(default=None, exclude=True, max_length=100)
+    prompt_root: str | None = Field(default=None, exclude=True, max_length=4096)
     variants: Variants
     router: ProviderSpec
     metrics: ProviderSpec
@@ -227,14 +240,16 @@ class PlanSpec(_Strict):
                     problems.append(
                         (
                             ("stages", i, "gates", j),
-                            f"unknown gate {name!r}; {_known(seen_gate)}{_did_you_mean(name, seen_gate)}",
+                            f"unknown gate {name!r}; {_known(seen_gate)}"
+                            f"{_did_you_mean(name, seen_gate)}",
                         )
                     )
             if st.bake and st.bake < self.analysis.interval:
                 problems.append(
                     (
                         ("stages", i, "bake"),
-                        f"bake ({st.bake}s) is shorter than analysis.interval ({self.analysis.interval}s)",
+                        f"bake ({st.bake}s) is shorter than analysis.interval "
+                        f"({self.analysis.interval}s)",
                     )
                 )
         if prev != 100:

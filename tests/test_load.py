@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rollout import load as load_mod
+from rollout import loading as load_mod
 from rollout.errors import Problem, SpecError
-from rollout.load import QUERY_PLACEHOLDERS, load, parse_vars
+from rollout.loading import QUERY_PLACEHOLDERS, load, parse_vars
 from tests.helpers.plans import BASE, with_line
 
 
@@ -184,6 +184,7 @@ def test_variables_from_var_files_vars_and_env(plan_dir: Path) -> None:
         "name: {{ app }}-{{ env.TEAM }}",
         with_line(24, "weight: 5", "weight: {{ pilot }}"),
     )
+    text += "env: [TEAM]\n"  # the environment is opt-in: only listed names are readable
     vf = plan_dir / "vars.yaml"
     vf.write_text("app: from-file\npilot: 7\n")
     loaded = load(
@@ -195,7 +196,11 @@ def test_variables_from_var_files_vars_and_env(plan_dir: Path) -> None:
 
 def test_undefined_env_value_is_named(plan_dir: Path) -> None:
     [p] = problems(
-        write(plan_dir, with_line(9, "model: gpt-4.1", "model: '{{ env.CANDIDATE_MODEL }}'"))
+        write(
+            plan_dir,
+            with_line(9, "model: gpt-4.1", "model: '{{ env.CANDIDATE_MODEL }}'")
+            + "env: [CANDIDATE_MODEL]\n",
+        )
     )
     assert (p.line, p.column, p.field) == (9, 13, "variants.candidate.model")
     assert "CANDIDATE_MODEL" in p.message
@@ -249,7 +254,7 @@ def test_bad_var_files(plan_dir: Path) -> None:
     [p] = problems(path, var_files=[lst])
     assert p.message == "a var file is a mapping of names to values"
     [p] = problems(path, var_files=[plan_dir / "missing.yaml"])
-    assert p.file.endswith("missing.yaml") and "cannot read" in p.message
+    assert p.file.endswith("missing.yaml") and p.message == "no such file"
 
 
 def test_prompt_paths_resolve_relative_to_the_plan(
