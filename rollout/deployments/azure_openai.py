@@ -6,9 +6,16 @@ fixed | follow-weight (each deployment gets ceil(sku.capacity * weight%) within 
 max_capacity); finalize: keep | scale_down | delete | {keep_baseline: 24h, then: ...}.
 Each variant's `target` is its deployment name; `model` / `model_version` are checked against
 it. Uses azure-mgmt-cognitiveservices (api-version pinned by the SDK) and DefaultAzureCredential;
-Azure errors come out as AzureError (code, message, request id). Quota: each model SKU names a
-usage (`usageName` in the models list, e.g. OpenAI.GlobalStandard.gpt-4o) whose
-`limit - currentValue` on the account must cover any capacity we add.
+Azure errors come out as AzureError (code, message, request id).
+
+Quota is per subscription, region and model SKU, shared by every account in the region: the
+region's model catalogue (`models.list(location)`) names each SKU's usage (`usageName`, e.g.
+OpenAI.GlobalStandard.gpt-4o) and the subscription's regional usages (`usages.list(location)`)
+say `limit - currentValue`, which must cover any capacity we add. The check is never skipped:
+a SKU whose usage cannot be named, or a usage the region does not report, is an error that
+names the plan field to set (`quota_usage.<variant>`). The same catalogue gives each SKU's
+capacity rules (minimum, step, maximum - e.g. 50 and 50 PTU for ProvisionedManaged), and
+follow-weight rounds every capacity up to the step and clamps it to the minimum and maximum.
 """
 
 from __future__ import annotations
@@ -59,6 +66,9 @@ class Config(BaseModel):
         Finalize, BeforeValidator(lambda v: {"then": v} if isinstance(v, str) else v)
     ] = Field(default_factory=Finalize)
     rai_policy: str | None = None  # raiPolicyName for a created deployment
+    location: str | None = None  # the account's region (default: read from the account)
+    # The quota usage each variant's SKU draws on, when the region's catalogue names none.
+    quota_usage: dict[Literal["baseline", "candidate"], str] = Field(default_factory=dict)
     version_upgrade: Literal[
         "NoAutoUpgrade", "OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired"
     ] = "NoAutoUpgrade"
@@ -114,7 +124,10 @@ class AzureOpenAIDeployments:
             raise ProviderError(
                 f"deployments azure-openai: variants.{missing[0]}.target must name its deployment in account {config.account}"
             )
-        self._usage_names: dict[tuple[str, str, str], str] | None = None
+        self._skus: dict[tuple[str, str, str], Any] | None = (
+            None  # (model, version, sku) -> ModelSku
+        )
+        self._location: str | None = config.location
         self._deps: dict[str, Any] = {}  # variant -> Deployment last read (dropped on change)
 
     # -- SDK calls, errors mapped ------------------------------------------------------------
@@ -147,7 +160,7 @@ class AzureOpenAIDeployments:
             dep, note = self._get(v), ""
             if dep is None:
                 if v == "candidate" and self.config.create:
-                    dep, note = self._create(v, self._want(v, weights)), ", created"
+                    dep, note = self._create(v, weights), ", created"
                 else:
                     hint = " (set create: true to create it)" if v == "candidate" else ""
                     raise ProviderError(
@@ -166,8 +179,13 @@ class AzureOpenAIDeployments:
     def before_shift(self, weights: Weights) -> list[str]:
         if self.config.capacity != "follow-weight":
             return []
-        changes = self._plan(weights)
         forward = weights.candidate > 0
+        try:
+            changes = self._plan(weights)
+        except ProviderError as exc:
+            if forward:
+                raise
+            return [f"capacity not followed for this rollback: {exc}"]  # the rollback goes on
         if forward:
             self._shortfall_check(changes)  # raises: the shift does not happen
         notes: list[str] = []
@@ -226,15 +244,28 @@ class AzureOpenAIDeployments:
                 f"deployment {self.names[v]!r} ({v}) is {props.provisioning_state}, not Succeeded; wait for it or fix it in the portal"
             )
 
-    def _want(self, v: str, weights: Weights) -> int:
+    def _want(self, v: str, weights: Weights, model: tuple[str, str, str] | None = None) -> int:
         assert self.config.sku is not None
         full = self.config.sku.capacity
         if self.config.capacity != "follow-weight":
             return full
-        return max(
-            self.config.min_capacity,
-            min(self.config.max_capacity or full, math.ceil(full * getattr(weights, v) / 100)),
-        )
+        lo, step, hi = self._rules(model or self._key(v))
+        want = math.ceil(full * getattr(weights, v) / 100)
+        want = min(self.config.max_capacity or full, want)
+        want = max(self.config.min_capacity, lo, want)
+        want = lo + math.ceil((want - lo) / step) * step  # a count the SKU accepts
+        if hi is not None and want > hi:
+            want = lo + (hi - lo) // step * step
+        return want
+
+    def _rules(self, model: tuple[str, str, str]) -> tuple[int, int, int | None]:
+        """(minimum, step, maximum) capacity of a model SKU in this region's catalogue."""
+        sku = self._sku(*model)
+        cap = getattr(sku, "capacity", None)
+        lo = int(getattr(cap, "minimum", None) or 1)
+        step = max(1, int(getattr(cap, "step", None) or 1))
+        hi = getattr(cap, "maximum", None)
+        return lo, step, (int(hi) if hi else None)
 
     def _plan(self, weights: Weights) -> dict[str, tuple[int, int]]:  # variant -> (now, wanted)
         out: dict[str, tuple[int, int]] = {}
@@ -246,52 +277,85 @@ class AzureOpenAIDeployments:
                 out[v] = (cur, want)
         return out
 
-    def _usage_name(self, model: str, version: str, sku: str) -> str | None:
-        if self._usage_names is None:
-            models = self._call(
-                "list models",
-                lambda: list(
-                    self.client.accounts.list_models(
-                        self.config.resource_group, self.config.account
-                    )
-                ),
+    def _region(self) -> str:
+        if self._location is None:
+            rg, acct = self.config.resource_group, self.config.account
+            account = self._call("read account", lambda: self.client.accounts.get(rg, acct))
+            self._location = str(account.location)
+        return self._location
+
+    def _sku(self, model: str, version: str, sku: str) -> Any | None:
+        """The region's catalogue entry (ModelSku) of a model version's SKU, or None."""
+        if self._skus is None:
+            region = self._region()
+            listed = self._call(
+                f"list models of region {region}",
+                lambda: list(self.client.models.list(region)),
             )
-            self._usage_names = {
-                (str(m.name), str(m.version), str(s.name).lower()): str(s.usage_name)
-                for m in models
-                for s in m.skus or []
-                if s.usage_name
+            self._skus = {
+                (str(m.model.name), str(m.model.version), str(s.name).lower()): s
+                for m in listed
+                if m.model is not None
+                for s in m.model.skus or []
             }
-        return self._usage_names.get((model, version, sku.lower()))
+        return self._skus.get((model, version, sku.lower()))
+
+    def _usage_name(self, v: str, model: tuple[str, str, str]) -> str:
+        if v in self.config.quota_usage:
+            return self.config.quota_usage[v]
+        found = self._sku(*model)
+        if found is not None and found.usage_name:
+            return str(found.usage_name)
+        name, version, sku = model
+        why = "names no usage for it" if found is not None else "does not list it"
+        raise ProviderError(
+            f"deployments.quota_usage.{v}: the model catalogue of region {self._region()} {why} "
+            f"({name} {version}, SKU {sku}), so its quota cannot be checked; set "
+            f"deployments.quota_usage.{v} to the usage it draws on "
+            f"(e.g. OpenAI.{sku}.{name}, as `az cognitiveservices usage list -l "
+            f"{self._region()}` shows)"
+        )
 
     def _shortfall_check(
         self,
         adds: dict[str, tuple[int, int]],
         models: dict[str, tuple[str, str, str]] | None = None,
     ) -> None:
-        """Raise ProviderError naming the quota and the shortfall if the added capacity does not fit."""
+        """Raise ProviderError naming the quota and the shortfall if the added capacity does not
+        fit in the subscription's regional quota (shared by all its accounts there)."""
         need: dict[str, list[tuple[str, int]]] = {}
         for v, (cur, want) in adds.items():
-            usage = self._usage_name(*((models or {}).get(v) or self._key(v)))
-            if usage is not None:
-                need.setdefault(usage, []).append((self.names[v], want - cur))
+            usage = self._usage_name(v, (models or {}).get(v) or self._key(v))
+            need.setdefault(usage, []).append((self.names[v], want - cur))
         if not any(sum(d for _, d in parts) > 0 for parts in need.values()):
             return
-        rg, acct = self.config.resource_group, self.config.account
-        result = self._call("list usages", lambda: self.client.accounts.list_usages(rg, acct))
-        usages = {u.name.value: u for u in result.value or [] if u.name is not None}
+        region = self._region()
+        listed = self._call(
+            f"list quota usages of region {region}",
+            lambda: list(self.client.usages.list(region)),
+        )
+        usages = {u.name.value: u for u in listed if u.name is not None}
         for usage, parts in need.items():
             extra = sum(d for _, d in parts)
-            u = usages.get(usage)
-            if extra <= 0 or u is None:
+            if extra <= 0:
                 continue
+            u = usages.get(usage)
+            if u is None:
+                raise ProviderError(
+                    f"quota {usage}: region {region} of subscription "
+                    f"{self.config.subscription_id} reports no such usage, so this step's "
+                    f"{extra:g} capacity cannot be checked; check the name "
+                    "(deployments.quota_usage) or the account's region (deployments.location)"
+                )
             free = float(u.limit or 0) - float(u.current_value or 0)
             if extra > free:
                 detail = ", ".join(f"{n} {d:+d}" for n, d in parts)
                 raise ProviderError(
-                    f"quota {usage} on account {self.config.account} is short by {extra - free:g}: this step adds "
-                    f"{extra:g} capacity ({detail}) but only {free:g} is free (limit {u.limit:g}, in use {u.current_value:g}); "
-                    "request more quota or lower sku.capacity / max_capacity"
+                    f"quota {usage} in region {region} is short by {extra - free:g}: this step "
+                    f"adds {extra:g} capacity ({detail}) but only {free:g} is free (limit "
+                    f"{u.limit:g}, in use {u.current_value:g} by all accounts of the "
+                    "subscription there); request more quota or lower sku.capacity / "
+                    "max_capacity"
                 )
 
     def _dep(self, v: str) -> Any:
@@ -302,12 +366,13 @@ class AzureOpenAIDeployments:
             )
         return dep
 
-    def _create(self, v: str, capacity: int) -> Any:
+    def _create(self, v: str, weights: Weights) -> Any:
         from azure.mgmt.cognitiveservices import models as m
 
         assert self.config.sku is not None
         spec = self.variants.get(v) or {}
         model = (str(spec.get("model")), str(spec.get("model_version") or ""), self.config.sku.name)
+        capacity = self._want(v, weights, model)
         self._shortfall_check({v: (0, capacity)}, {v: model})
         body = m.Deployment(
             sku=m.Sku(name=self.config.sku.name, capacity=capacity),

@@ -98,8 +98,9 @@ def test_create_if_missing_waits_for_the_lro() -> None:
     assert calls(arm) == [
         "GET gpt4o-support",
         "GET gpt41-support",
-        "GET models",
-        "GET usages",
+        "GET aoai-prod",  # the account's region: quota is regional
+        "GET models",  # the region's catalogue: usage names and capacity steps
+        "GET usages",  # the subscription's usages in that region
         "PUT gpt41-support",
         "GET 1",
         "GET 1",
@@ -205,8 +206,10 @@ def test_quota_shortfall_stops_the_rollout_before_the_shift() -> None:
             dm.before_shift(Weights.of(c))
             router.set_weights(Weights.of(c))
     msg = str(err.value)
-    assert "quota OpenAI.GlobalStandard.gpt-4.1 on account aoai-prod is short by 5" in msg
-    assert "adds 10 capacity (gpt41-support +10) but only 5 is free (limit 8, in use 3)" in msg
+    assert "quota OpenAI.GlobalStandard.gpt-4.1 in region eastus is short by 5" in msg
+    assert (
+        "adds 10 capacity (gpt41-support +10) but only 5 is free (limit 8, in use 3 by all" in msg
+    )
     assert router.get_weights() == Weights.of(5)  # the 25 % shift never happened
     assert arm.deployments["gpt41-support"]["sku"]["capacity"] == 3  # nothing scaled either
     assert arm.deployments["gpt4o-support"]["sku"]["capacity"] == 48  # from the 5 % step

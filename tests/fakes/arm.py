@@ -22,7 +22,24 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-COGNITIVE_API = "2025-09-01"  # pinned by azure-mgmt-cognitiveservices 14.1.0
+# Every stable api-version the supported SDK range sends: azure-mgmt-cognitiveservices 13.7.0
+# and 14.0.0 pin 2025-06-01, 14.1.0 pins 2025-09-01 (pyproject: >=13.7,<15).
+COGNITIVE_APIS = frozenset({"2025-06-01", "2025-09-01"})
+
+
+def _sdk_api_version() -> str:
+    """The api-version the installed SDK sends (what the tests expect to see on the wire)."""
+    try:
+        from azure.mgmt.cognitiveservices._configuration import (
+            CognitiveServicesManagementClientConfiguration as Conf,
+        )
+
+        return str(Conf(credential=object(), subscription_id="s").api_version)
+    except Exception:  # SDK absent: the newest
+        return "2025-09-01"
+
+
+COGNITIVE_API = _sdk_api_version()
 APIM_API = "2024-05-01"
 HOST = "https://management.azure.com"
 CS = "/providers/Microsoft.CognitiveServices/accounts/"
@@ -78,7 +95,12 @@ class FakeArm:
     resource_group: str = "rg"
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> Deployment body
     models: list[dict[str, Any]] = field(default_factory=list)  # AccountModel items
-    quota: dict[str, float] = field(default_factory=dict)  # usage name -> limit
+    quota: dict[str, float] = field(default_factory=dict)  # usage name -> regional limit
+    # Quota is per subscription, region and usage name, shared by every account in the region:
+    # capacity that other accounts (or other resource groups) hold there.
+    used_elsewhere: dict[str, float] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)  # account name -> location
+    location: str = "eastus"  # of accounts not named in `accounts`
     backends: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"properties"}
     etags: dict[str, int] = field(default_factory=dict)
     lro_polls: int = 1  # InProgress answers before the terminal status
@@ -96,20 +118,31 @@ class FakeArm:
             f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}{CS}{account}"
         )
 
-    def add_model(self, name: str, version: str, sku: str, usage_name: str) -> None:
+    def add_model(
+        self,
+        name: str,
+        version: str,
+        sku: str,
+        usage_name: str | None,
+        minimum: int = 1,
+        step: int = 1,
+        maximum: int = 1000,
+    ) -> None:
+        """A model in the region's catalogue (ListLocationModels shape). Provisioned SKUs have
+        a minimum and a step (e.g. 50 and 50 PTU); usage_name None is a SKU naming no usage."""
+        model_sku: dict[str, Any] = {
+            "name": sku,
+            "capacity": {"default": minimum, "minimum": minimum, "maximum": maximum, "step": step},
+        }
+        if usage_name is not None:
+            model_sku["usageName"] = usage_name
         self.models.append(
             {
                 "format": "OpenAI",
                 "name": name,
                 "version": version,
-                "maxCapacity": 1000,
-                "skus": [
-                    {
-                        "name": sku,
-                        "usageName": usage_name,
-                        "capacity": {"default": 10, "minimum": 1, "maximum": 1000, "step": 1},
-                    }
-                ],
+                "maxCapacity": maximum,
+                "skus": [model_sku],
             }
         )
 
@@ -222,12 +255,36 @@ class FakeArm:
             Injected(method, path_contains, status, body, dict(headers or {}), times)
         )
 
-    def usage(self, usage_name: str) -> float:
-        total = 0.0
+    def usage(self, usage_name: str, account: str | None = None) -> float:
+        """Capacity in use under `usage_name`: in one account, or (None) the whole region."""
+        total = 0.0 if account is not None else self.used_elsewhere.get(usage_name, 0.0)
         for d in self.deployments.values():
+            if account is not None and f"{CS}{account}/" not in d["id"]:
+                continue
             if self._usage_name(d) == usage_name:
                 total += d["sku"].get("capacity") or 0
         return total
+
+    def _sku_rules(self, dep: dict[str, Any]) -> dict[str, Any] | None:
+        m = dep["properties"]["model"]
+        for am in self.models:
+            if am["name"] == m["name"] and am["version"] == m.get("version"):
+                for s in am["skus"]:
+                    if s["name"].lower() == dep["sku"]["name"].lower():
+                        return dict(s.get("capacity") or {})
+        return None
+
+    def _capacity_problem(self, dep: dict[str, Any]) -> str | None:
+        rules, cap = self._sku_rules(dep), dep["sku"].get("capacity")
+        if rules is None or cap is None:
+            return None
+        lo, step, hi = rules.get("minimum", 1), rules.get("step", 1), rules.get("maximum")
+        if cap < lo or (hi is not None and cap > hi) or (cap - lo) % step:
+            return (
+                f"The capacity {cap} is invalid for SKU {dep['sku']['name']}: it must be at "
+                f"least {lo}, at most {hi} and a multiple of {step}."
+            )
+        return None
 
     def _usage_name(self, dep: dict[str, Any]) -> str | None:
         m = dep["properties"]["model"]
@@ -235,7 +292,7 @@ class FakeArm:
             if am["name"] == m["name"] and am["version"] == m.get("version"):
                 for s in am["skus"]:
                     if s["name"].lower() == dep["sku"]["name"].lower():
-                        return str(s["usageName"])
+                        return s.get("usageName")
         return None
 
     # -- the server ------------------------------------------------------------------------
@@ -276,8 +333,8 @@ class FakeArm:
                     ),
                 )
             return self._apim(method, path, h, body)
-        if CS in path:
-            if q.get("api-version") != COGNITIVE_API:
+        if "/providers/Microsoft.CognitiveServices/" in path:
+            if q.get("api-version") not in COGNITIVE_APIS:
                 return (
                     400,
                     {},
@@ -293,27 +350,40 @@ class FakeArm:
     def _cognitive(
         self, method: str, path: str, q: dict[str, str], body: Any
     ) -> tuple[int, dict[str, str], Any]:
+        if "/locations/" in path and method == "GET":
+            return self._location(path)
         account_path = path.split("/deployments")[0].split("/usages")[0].split("/models")[0]
+        account = account_path.rsplit("/", 1)[1]
+        names = sorted({s["usageName"] for m in self.models for s in m["skus"] if "usageName" in s})
         if path.endswith("/usages") and method == "GET":
-            names = {s["usageName"] for m in self.models for s in m["skus"]}
+            # Accounts_ListUsages: this account's own use only (not the regional quota).
+            return (
+                200,
+                {},
+                {"value": [self._usage_item(n, self.usage(n, account)) for n in names]},
+            )
+        if path.endswith("/models") and method == "GET":
+            # Accounts_ListModels: as the spec example (ListAccountModels.json), no skus at all.
+            plain = [{k: v for k, v in m.items() if k != "skus"} for m in self.models]
+            return 200, {}, {"value": plain}
+        if path == account_path and method == "GET":
+            loc = self.accounts.get(account, self.location)
             return (
                 200,
                 {},
                 {
-                    "value": [
-                        {
-                            "name": {"value": n, "localizedValue": n},
-                            "currentValue": self.usage(n),
-                            "limit": self.quota.get(n, 0.0),
-                            "unit": "Count",
-                            "status": "Included",
-                        }
-                        for n in sorted(names)
-                    ]
+                    "id": account_path,
+                    "name": account,
+                    "type": "Microsoft.CognitiveServices/accounts",
+                    "kind": "OpenAI",
+                    "location": loc,
+                    "sku": {"name": "S0"},
+                    "properties": {
+                        "endpoint": f"https://{account}.openai.azure.com/",
+                        "provisioningState": "Succeeded",
+                    },
                 },
             )
-        if path.endswith("/models") and method == "GET":
-            return 200, {}, {"value": self.models}
         if "/deployments/" not in path:
             if path.endswith("/deployments") and method == "GET":
                 return 200, {}, {"value": list(self.deployments.values())}
@@ -335,6 +405,8 @@ class FakeArm:
                 "sku": body["sku"],
                 "properties": {**body["properties"], "provisioningState": "Accepted"},
             }
+            if problem := self._capacity_problem(new):
+                return 400, {}, arm_error("InvalidCapacity", problem)
             if self.lro_error is not None:
                 op = self._new_op(name, "Failed", None)
             else:
@@ -362,7 +434,10 @@ class FakeArm:
                     ),
                 )
             if "sku" in body:
-                dep["sku"] = {**dep["sku"], **body["sku"]}
+                trial = {**dep, "sku": {**dep["sku"], **body["sku"]}}
+                if problem := self._capacity_problem(trial):
+                    return 400, {}, arm_error("InvalidCapacity", problem)
+                dep["sku"] = trial["sku"]
             if "tags" in body:
                 dep["tags"] = body["tags"]
             op = self._new_op(name, "Succeeded", None)
@@ -388,6 +463,32 @@ class FakeArm:
                 None,
             )
         return 405, {}, arm_error("MethodNotAllowed", method)
+
+    def _usage_item(self, name: str, current: float) -> dict[str, Any]:
+        return {
+            "name": {"value": name, "localizedValue": name},
+            "currentValue": current,
+            "limit": self.quota.get(name, 0.0),
+            "unit": "Count",
+            "status": "Included",
+        }
+
+    def _location(self, path: str) -> tuple[int, dict[str, str], Any]:
+        """Usages_List and Models_List of a subscription's region (pageable: {value})."""
+        loc = path.split("/locations/", 1)[1].split("/", 1)[0]
+        known = set(self.accounts.values()) | {self.location}
+        if loc.lower() not in {k.lower() for k in known}:
+            return 200, {}, {"value": []}
+        if path.endswith("/usages"):
+            names = sorted(
+                {s["usageName"] for m in self.models for s in m["skus"] if "usageName" in s}
+                | set(self.quota)
+            )
+            return 200, {}, {"value": [self._usage_item(n, self.usage(n)) for n in names]}
+        if path.endswith("/models"):
+            wrapped = [{"kind": "OpenAI", "skuName": "S0", "model": m} for m in self.models]
+            return 200, {}, {"value": wrapped}
+        return 404, {}, arm_error("NotFound", path)
 
     def _new_op(self, name: str, outcome: str, resource: str | None) -> str:
         op = str(len(self._ops) + 1)

@@ -34,16 +34,6 @@ class TestAzureOpenAIConformance(DeploymentConformance):
             mentions="gpt4o-support",
         )
 
-    # Found by this suite: with capacity follow-weight, before_shift(all-baseline) reads both
-    # deployments (`_plan`) before its guarded scaling loop, so an ARM outage raises AzureError
-    # from a rollback. rollout/deployments/azure_openai.py's owner fixes it; strict, so the fix
-    # turns this red until the marker goes.
-    @pytest.mark.xfail(
-        strict=True, reason="azure-openai before_shift raises on a rollback during an outage"
-    )
-    def test_rollback_never_raises(self, harness: DeploymentHarness) -> None:
-        super().test_rollback_never_raises(harness)
-
 
 class Toy:
     """Quota-checked shifts; `down` makes every cloud call raise `error`."""
