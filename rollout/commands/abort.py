@@ -56,7 +56,7 @@ def run(
                     update={
                         "phase": Phase.ABORTED,
                         "desired": base,
-                        "intent": None,
+                        "intents": (),
                         "message": f"aborted by {who}{why}",
                         "updated_at": now,
                     }

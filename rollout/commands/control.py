@@ -42,7 +42,7 @@ def run(
         )
         try:
             st.commit(
-                r.model_copy(update={"intent": intent, "updated_at": now}),
+                r.model_copy(update={"intents": (*r.intents, intent), "updated_at": now}),
                 [ev],
                 expected_revision=r.revision,
             )
