@@ -24,7 +24,10 @@ Query syntax (one line; `{{ target }}` is already replaced by the variant's depl
 
 Exact values go to `$filter` (`Dim eq 'v'`, several joined by `or`); a prefix makes Azure split
 by the dimension (`Dim eq '*'`) and the series are matched here, ignoring case (Azure lower-cases
-dimension names in `metadatavalues`). All buckets of all matching series are combined: total and
+dimension names in `metadatavalues`). A condition on `StatusCode` always splits, so the values
+Azure reports are seen: if none of them looks like an HTTP status code, `'5*'` and `'429'` would
+match nothing and `default 0` would pass the error gate silently, so that is an error instead
+(and `rollout check` looks at the last hour's values the same way). All buckets of all matching series are combined: total and
 count summed, average weighted by each bucket's count, minimum/maximum the extreme. Buckets with
 only a timestamp are empty; all empty means "no data" (or the `default`). Windows are floored to
 the interval grid so that consecutive windows read disjoint buckets (nothing counted twice).
@@ -47,6 +50,7 @@ from rollout.registry import BuildContext
 API_VERSION = "2024-02-01"
 AGGREGATIONS = ("total", "count", "average", "minimum", "maximum")
 _ALIASES = {"sum": "total", "avg": "average", "mean": "average", "min": "minimum", "max": "maximum"}
+_HTTP_CODE = re.compile(r"^[1-5]\d\d$")
 _INTERVAL = re.compile(r"^(?:FULL|P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?)$")
 
 
@@ -108,11 +112,31 @@ class Query:
     def odata_filter(self) -> str | None:
         parts = []
         for c in self.conds:
-            if any(v.endswith("*") for v in c.values):
+            if any(v.endswith("*") for v in c.values) or _is_status(c.dimension):
                 parts.append(f"{c.dimension} eq '*'")  # split; matched client-side
             else:
                 parts.append(" or ".join(f"{c.dimension} eq '{_odata(v)}'" for v in c.values))
         return " and ".join(parts) or None
+
+
+def _is_status(dimension: str) -> bool:
+    return dimension.lower() == "statuscode"
+
+
+def _check_status_codes(metric: str, series: list[dict[str, Any]], what: str) -> None:
+    """ProviderError when Azure split by StatusCode and no value looks like an HTTP code."""
+    values = set()
+    for s in series:
+        for mv in s.get("metadatavalues") or [] if isinstance(s, dict) else []:
+            if _is_status(str((mv.get("name") or {}).get("value", ""))):
+                values.add(str(mv.get("value", "")))
+    if values and not any(_HTTP_CODE.match(v) for v in values):
+        shown = ", ".join(repr(v) for v in sorted(values)[:6])
+        raise ProviderError(
+            f"Azure Monitor metric {metric}: StatusCode values are {shown}, none of them an "
+            f"HTTP status code, so {what} would match nothing and read as no errors; write the "
+            "condition with the values Azure reports here"
+        )
 
 
 def _odata(value: str) -> str:
@@ -274,6 +298,10 @@ class AzureMonitorSource:
         if start >= end:
             raise NoData(f"the window is shorter than the metrics interval {self.config.interval}")
         series = self._fetch(q, start, end)
+        for c in q.conds:
+            if _is_status(c.dimension):
+                cond = f"StatusCode in ({', '.join(repr(v) for v in c.values)})"
+                _check_status_codes(q.metric, series, cond)
         try:
             return combine([s for s in series if _selected(s, q)], q.aggregation)
         except NoData:
@@ -286,12 +314,15 @@ class AzureMonitorSource:
             ) from exc
 
     def check(self) -> None:
-        """Credentials, resource id and api-version work: a cheap 5-minute request count."""
+        """Credentials, resource id and api-version work, and StatusCode holds HTTP codes: the
+        last hour's requests split by StatusCode."""
         if (
             "microsoft.cognitiveservices" in self.config.resource_id.lower()
         ):  # else: no metric known
             end = self._now()
-            self._fetch(Query("AzureOpenAIRequests", "total"), end - timedelta(minutes=5), end)
+            q = Query("AzureOpenAIRequests", "total", (Cond("StatusCode", ("*",)),))
+            series = self._fetch(q, end - timedelta(hours=1), end)
+            _check_status_codes(q.metric, series, "conditions like StatusCode = '5*'")
 
 
 def _selected(series: dict[str, Any], q: Query) -> bool:

@@ -98,13 +98,46 @@ def test_totals_per_deployment(env: Env) -> None:
 
 
 def test_exact_values_go_to_the_filter_with_or(env: Env) -> None:
-    q = "AzureOpenAIRequests:count where ModelDeploymentName = 'canary' and StatusCode in ('429', '503')"
-    assert env.source.query(q, WIN) == 5
+    q = "AzureOpenAIRequests:count where ModelDeploymentName in ('canary', 'stable')"
+    # Every request of both deployments in the window: 10 x (95 + 990 + 1) + 3 + 2 + 4.
+    assert env.source.query(q, WIN) == 10 * (95 + 990 + 1) + 3 + 2 + 4
     assert (
         env.fake.params["$filter"]
-        == "ModelDeploymentName eq 'canary' and StatusCode eq '429' or StatusCode eq '503'"
+        == "ModelDeploymentName eq 'canary' or ModelDeploymentName eq 'stable'"
     )
     assert env.fake.params["aggregation"] == "count"
+
+
+def test_status_code_is_always_split_so_its_values_are_seen(env: Env) -> None:
+    q = "AzureOpenAIRequests:total where ModelDeploymentName = 'canary' and StatusCode in ('429', '503')"
+    assert env.source.query(q, WIN) == 5
+    assert env.fake.params["$filter"] == "ModelDeploymentName eq 'canary' and StatusCode eq '*'"
+
+
+@pytest.fixture
+def worded() -> Env:
+    """An account whose StatusCode dimension carries words, not HTTP codes."""
+    e = Env()
+    for minute in range(10):
+        at = T0 + timedelta(minutes=minute)
+        e.fake.add_requests("canary", "Success", 95, at)
+        e.fake.add_requests("canary", "ServerErrors", 5, at)
+    return e
+
+
+def test_status_codes_that_are_not_http_codes_are_an_error_not_a_silent_zero(
+    worded: Env,
+) -> None:
+    # Before: '5*' and '429' matched nothing, `default 0` applied, the error gate passed.
+    with pytest.raises(ProviderError, match=r"StatusCode values are 'ServerErrors', 'Success'"):
+        worded.source.query(EVENTS + " default 0", WIN)
+
+
+def test_check_fails_when_no_status_code_looks_like_http(worded: Env) -> None:
+    worded.clock.advance(-50 * 60)  # the last hour covers the traffic
+    with pytest.raises(ProviderError, match="none of them an HTTP status code"):
+        worded.source.check()
+    assert worded.fake.params["$filter"] == "StatusCode eq '*'"
 
 
 def test_dimension_names_come_back_lower_cased_and_are_matched_without_case(env: Env) -> None:
@@ -284,7 +317,7 @@ def test_top_limits_split_series() -> None:
 
 def test_check_makes_a_cheap_call(env: Env) -> None:
     env.source.check()
-    assert env.fake.params["timespan"] == "2026-01-01T00:55:00Z/2026-01-01T01:00:00Z"
+    assert env.fake.params["timespan"] == "2026-01-01T00:00:00Z/2026-01-01T01:00:00Z"
     env.fake.fail_metric("AzureOpenAIRequests", "Unauthorized", "no access")
     with pytest.raises(ProviderError, match="no access"):
         env.source.check()
