@@ -1,4 +1,8 @@
-"""Build a plan's router, metrics sources and deployments checker (lazily, from the registry)."""
+"""Build a plan's router, metrics sources and deployments manager (lazily, from the registry).
+
+The fields are typed with the plugin Protocols, so mypy checks every use the runner makes of a
+router, a source or a deployments manager against the contract a plugin implements.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from rollout import registry
+from rollout.deployments import DeploymentManager
+from rollout.metrics import MetricsSource
 from rollout.records import Plan
 from rollout.registry import BuildContext
+from rollout.routers import Router
 from rollout.spec import Gate
 
 
 @dataclass
 class Providers:
-    router: Any
-    sources: dict[str, Any]  # "" is the plan's `metrics`; others by their `sources` name
-    deployments: Any = None
+    router: Router
+    sources: dict[str, MetricsSource]  # "" is the plan's `metrics`; others by their `sources` name
+    deployments: DeploymentManager | None = None
     ctx: BuildContext = field(default_factory=lambda: BuildContext(Path("."), {}, ""))
 
-    def source_for(self, gate: Gate) -> Any:
+    def source_for(self, gate: Gate) -> MetricsSource:
         return self.sources[gate.source or ""]
 
 
@@ -40,19 +47,24 @@ def context(plan: Plan, extra: dict[str, Any] | None = None) -> BuildContext:
     )
 
 
-def build_router(plan: Plan, extra: dict[str, Any] | None = None) -> Any:
+def build_router(plan: Plan, extra: dict[str, Any] | None = None) -> Router:
     return registry.build("router", plan.spec.router.model_dump(), context(plan, extra))
 
 
-def build_all(plan: Plan, extra: dict[str, Any] | None = None, *, router: Any = None) -> Providers:
+def build_all(
+    plan: Plan, extra: dict[str, Any] | None = None, *, router: Router | None = None
+) -> Providers:
     ctx = context(plan, extra)
-    ctx.router = (
-        router if router is not None else registry.build("router", plan.spec.router.model_dump(), ctx)
+    built = (
+        router
+        if router is not None
+        else registry.build("router", plan.spec.router.model_dump(), ctx)
     )
+    ctx.router = built
     sources = {"": registry.build("metrics", plan.spec.metrics.model_dump(), ctx)}
     for name, spec in plan.spec.sources.items():
         sources[name] = registry.build("metrics", spec.model_dump(), ctx)
     deployments = None
     if plan.spec.deployments is not None:
         deployments = registry.build("deployments", plan.spec.deployments.model_dump(), ctx)
-    return Providers(router=ctx.router, sources=sources, deployments=deployments, ctx=ctx)
+    return Providers(router=built, sources=sources, deployments=deployments, ctx=ctx)
