@@ -5,15 +5,24 @@ Application Insights data: AppRequests, AppDependencies, custom tables ...).
       type: log-analytics
       workspace_id: 00000000-0000-0000-0000-000000000000   # the workspace's customer id (a GUID)
       endpoint: https://api.loganalytics.io                  # sovereign clouds: api.loganalytics.us ...
+      lag: 5m                   # read each window this much later: rows arrive late
       column: errors            # optional: which column to read when the query returns several
       allow_partial: false      # true: use partial results (with a warning) instead of failing
 
 Each query is KQL, rendered per variant, that returns ONE row with ONE numeric column:
 
-    AppRequests | where Properties.variant == "{{ variant }}" | summarize count()
-    AppRequests | where Properties.variant == "{{ variant }}" and ResultCode startswith "5" | count
+    AppRequests | where Properties.variant == "{{ variant }}" | summarize sum(ItemCount)
+    AppRequests | where Properties.variant == "{{ variant }}" and ResultCode startswith "5"
+        | summarize sum(ItemCount)
+
+Count with `sum(ItemCount)`, not `count()`: Application Insights samples telemetry, and each row
+kept stands for ItemCount requests, so counting rows undercounts whatever was sampled.
 
 The window goes in the request's `timespan` ("start/end"), so queries need no time filter.
+Rows reach the workspace minutes after their TimeGenerated (ingestion lag, typically 20 s to
+3 min, more under load). A window read as soon as it closes misses its newest rows, and the next
+window never counts them again; `lag:` shifts every window that much into the past (each row
+is still counted once) so that what is read has arrived.
 No rows, a null or NaN means "no data"; several rows or a non-numeric column is an error.
 Credentials come from azure-identity's DefaultAzureCredential (scope `<endpoint>/.default`).
 """
@@ -21,7 +30,7 @@ Credentials come from azure-identity's DefaultAzureCredential (scope `<endpoint>
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -39,6 +48,7 @@ class Config(BaseModel):
     endpoint: str = "https://api.loganalytics.io"
     column: str | None = None
     allow_partial: bool = False
+    lag: str = "0s"  # how far each window is shifted back (ingestion lag)
     timeout: float = Field(default=60.0, gt=0)  # KQL can be slow; the service waits up to 3 min
 
     @field_validator("workspace_id")
@@ -55,6 +65,14 @@ class Config(BaseModel):
     @classmethod
     def _endpoint(cls, v: str) -> str:
         return v.rstrip("/")
+
+    @field_validator("lag")
+    @classmethod
+    def _lag(cls, v: str) -> str:
+        from rollout.durations import parse_duration
+
+        parse_duration(v)  # ValueError says how to write it
+        return v
 
 
 def _iso(dt: datetime) -> str:
@@ -85,8 +103,11 @@ def _innermost(err: dict[str, Any]) -> str:
 
 class LogAnalyticsSource:
     def __init__(self, config: Config, client: Any) -> None:
+        from rollout.durations import parse_duration
+
         self.config = config
         self.client = client
+        self._lag = timedelta(seconds=parse_duration(config.lag))
         self.url = f"{config.endpoint}/v1/workspaces/{config.workspace_id}/query"
 
     def _run(self, kql: str, timespan: str) -> dict[str, Any]:
@@ -150,14 +171,16 @@ class LogAnalyticsSource:
         return 0
 
     def query(self, query: str, window: Window) -> float:
-        table = self._run(query, f"{_iso(window.start)}/{_iso(window.end)}")
+        start, end = window.start - self._lag, window.end - self._lag
+        table = self._run(query, f"{_iso(start)}/{_iso(end)}")
         columns, rows = table["columns"], table["rows"]
         idx = self._column(columns)
         if not rows:
             raise NoData("Log Analytics: the query returned no rows")
         if len(rows) > 1:
             raise ProviderError(
-                f"Log Analytics: the query returned {len(rows)} rows; summarize it to one row (e.g. `| summarize count()`)"
+                f"Log Analytics: the query returned {len(rows)} rows; summarize it to one row "
+                "(e.g. `| summarize sum(ItemCount)`)"
             )
         col = columns[idx]
         ctype = str(col.get("type", "")).lower()

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -221,3 +221,36 @@ def _timespan_ok(ts: Any) -> bool:
     except ValueError:
         return False
     return a.tzinfo is not None and b.tzinfo is not None and a < b
+
+
+@dataclass
+class IngestingWorkspace:
+    """A workspace whose rows arrive late: each AppRequests row has a TimeGenerated, an
+    ingestion delay and an ItemCount (sampling: one row kept stands for ItemCount requests).
+    It answers `summarize count()` and `summarize sum(ItemCount)` over the request's
+    timespan, with only the rows ingested by `now` - as the service does."""
+
+    workspace: str
+    now: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    rows: list[tuple[datetime, timedelta, int]] = field(default_factory=list)
+
+    def add(self, generated: datetime, delay: timedelta, item_count: int = 1) -> None:
+        self.rows.append((generated, delay, item_count))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        start_text, end_text = body["timespan"].split("/")
+        start, end = (
+            datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start_text, end_text)
+        )
+        seen = [(g, n) for g, d, n in self.rows if start <= g < end and g + d <= self.now]
+        if "sum(ItemCount)" in body["query"]:
+            column, value = "sum_ItemCount", sum(n for _, n in seen)
+        else:
+            column, value = "count_", len(seen)
+        table = {
+            "name": "PrimaryResult",
+            "columns": [{"name": column, "type": "long"}],
+            "rows": [[value]],
+        }
+        return httpx.Response(200, json={"tables": [table]})
