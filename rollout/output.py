@@ -21,17 +21,20 @@ def is_tty() -> bool:
 
 def emit_json(schema: str, payload: dict[str, Any]) -> None:
     """Print one JSON document: {"schema": "rollout.<what>/v1", ...}. Stable for CI."""
-    from rollout.redact import redact
+    from rollout.redact import redact, redact_text
 
     doc = {"schema": schema, **redact(payload)}
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    # redact() masks the values; the text is masked again for what `default=str` turned into text
+    sys.stdout.write(redact_text(json.dumps(doc, indent=2, default=str)) + "\n")
     sys.stdout.flush()
 
 
 def line(text: str = "", *, err: bool = False) -> None:
-    """A plain line (CI logs, pipes)."""
+    """A plain line (CI logs, pipes); known secrets and secret-looking values masked."""
+    from rollout.redact import redact_text
+
     stream = sys.stderr if err else sys.stdout
-    stream.write(text + "\n")
+    stream.write(redact_text(text) + "\n")
     stream.flush()
 
 

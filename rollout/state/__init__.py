@@ -14,7 +14,11 @@ DEFAULT_URL = "sqlite:///.rollout/state.db"
 
 
 class Lease(Protocol):
-    # Push the expiry forward; the runner calls it every tick. Raises LeaseHeld if lost.
+    # The holder this lease was taken over from (dead, or its lease expired), for the audit trail.
+    previous: Holder | None
+
+    # Push the expiry forward (rollout.lease.LeaseKeeper calls it on its own heartbeat).
+    # Raises LeaseHeld if the lease was lost.
     def renew(self) -> None: ...
 
 
@@ -50,7 +54,9 @@ def open_store(url: str | None = None) -> StateStore:
         url = "sqlite:///" + url
     scheme = url.split("://", 1)[0].split("+", 1)[0]
     mod = registry.module_for("state", scheme)
-    store: StateStore = mod.open_url(url)
+    from rollout.state.redacting import opened  # every write masked, whatever the backend
+
+    store: StateStore = opened(mod.open_url, url)
     return store
 
 

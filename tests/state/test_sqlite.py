@@ -37,7 +37,7 @@ def test_default_url_is_relative_to_the_working_directory(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ROLLOUT_STATE", raising=False)
     store = open_store()
-    assert isinstance(store, SQLiteStore)
+    assert isinstance(store.inner, SQLiteStore)  # behind the redacting wrapper
     store.commit(_run(), [], expected_revision=0)
     assert (tmp_path / ".rollout" / "state.db").is_file()  # parent directory created
 
@@ -48,7 +48,7 @@ def test_absolute_url_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert store.path == target
     monkeypatch.setenv("ROLLOUT_STATE", f"sqlite:///{target}")
     env_store = open_store()
-    assert isinstance(env_store, SQLiteStore) and env_store.path == target
+    assert isinstance(env_store.inner, SQLiteStore) and env_store.path == target
 
 
 def test_bad_url_is_a_state_error() -> None:
