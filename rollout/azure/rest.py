@@ -32,7 +32,7 @@ def default_credential() -> Any:
         from azure.identity import DefaultAzureCredential
     except ModuleNotFoundError as exc:
         raise ProviderError(
-            "Azure support needs the azure extra: pip install 'rollout[azure]'"
+            "Azure support needs the azure extra: pip install 'rollout-llm[azure]'"
         ) from exc
     _DEFAULT.append(DefaultAzureCredential(exclude_interactive_browser_credential=True))
     return _DEFAULT[0]

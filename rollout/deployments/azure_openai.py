@@ -417,7 +417,7 @@ def build(config: Config, ctx: BuildContext) -> AzureOpenAIDeployments:
         from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
     except ModuleNotFoundError as exc:
         raise ProviderError(
-            "deployments azure-openai needs the azure extra: pip install 'rollout[azure]'"
+            "deployments azure-openai needs the azure extra: pip install 'rollout-llm[azure]'"
         ) from exc
     from rollout.azure.rest import default_credential
     from rollout.clock import SystemClock

@@ -414,7 +414,7 @@ def build(config: Config, ctx: BuildContext) -> AppConfigFlagRouter:
         from azure.appconfiguration import AzureAppConfigurationClient
     except ModuleNotFoundError as exc:
         raise ProviderError(
-            "azure-appconfig needs the azure extra: pip install 'rollout[azure]'"
+            "azure-appconfig needs the azure extra: pip install 'rollout-llm[azure]'"
         ) from exc
     from rollout.clock import SystemClock
 

@@ -183,7 +183,7 @@ def pg_server() -> Iterator[PgServer]:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        _unavailable("psycopg is not installed (pip install 'rollout[postgres]')")
+        _unavailable("psycopg is not installed (pip install 'rollout-llm[postgres]')")
     postgres, initdb = _find_bin("postgres"), _find_bin("initdb")
     if not postgres or not initdb:
         _unavailable(
