@@ -1,5 +1,5 @@
-"""`rollout abort NAME` in process. Today's documented behaviour: the abort is recorded first,
-then the baseline is restored through the router and verified (the lead will swap the order)."""
+"""`rollout abort NAME` in process: the router first (restored and verified), then the record,
+then the router once more; the exit code says which of them happened."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def test_abort_restores_the_baseline_and_records_who_and_why(ws: Workspace) -> N
     aborted = [e for e in events if e.kind == "phase" and "aborted by" in e.message]
     assert len(aborted) == 1 and "(pager)" in aborted[0].message
     assert aborted[0].at == ws.clock.now()  # the injected clock, not the wall clock
-    assert events[-1].kind == "weights" and "verified" in events[-1].message
+    assert aborted[0].data["verified"] is True and "restored and verified" in aborted[0].message
+    assert run.verified is not None and run.verified.candidate == 0
 
 
 def test_abort_is_idempotent(ws: Workspace) -> None:
@@ -86,4 +87,33 @@ def test_a_router_that_cannot_be_restored_is_loud_and_exit_1(ws: Workspace) -> N
     assert "ABORT INCOMPLETE for demo" in res.err and "rollout abort demo" in res.err
     assert ws.run().phase == Phase.ABORTED  # the abort itself is recorded
     last = ws.store().history("demo", limit=1)[0]
-    assert last.kind == "error" and "could not restore the baseline" in last.message
+    assert last.kind == "phase" and "could NOT be restored" in last.message
+    assert last.data["verified"] is False
+    # The next look heals it: the router works again, abort re-asserts and verifies.
+    routes.rmdir()
+    again = ws.cli("abort", "demo")
+    assert again.code == 0 and ws.candidate_weight() == 0
+    assert ws.run().verified is not None and ws.run().verified.candidate == 0
+
+
+def test_a_corrupt_store_with_plan_restores_the_baseline_and_says_it_is_unrecorded(
+    ws: Workspace,
+) -> None:
+    plan = ws.write_plan()
+    _progressing(ws)
+    ws.db.write_bytes(b"this is not a database" * 100)
+    bare = ws.cli("abort", "demo")
+    assert bare.code == 1 and "--plan" in bare.err  # says how to do it without the store
+    assert ws.candidate_weight() == 5
+    res = ws.cli("abort", "demo", "--plan", str(plan))
+    assert res.code == 7, res.err
+    assert "ABORT NOT RECORDED for demo" in res.err and "traffic is at the baseline" in res.err
+    assert ws.candidate_weight() == 0
+
+
+def test_a_plan_for_another_rollout_is_refused(ws: Workspace) -> None:
+    plan = ws.write_plan()
+    _progressing(ws)
+    res = ws.cli("abort", "other", "--plan", str(plan))
+    assert res.code == 2 and "not 'other'" in res.err
+    assert ws.candidate_weight() == 5

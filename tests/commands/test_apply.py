@@ -83,15 +83,47 @@ def test_json_is_one_document_with_the_exit_code_and_progress_on_stderr(ws: Work
     assert "weights" in res.err  # live progress goes to stderr in JSON mode
 
 
-def test_a_changed_plan_starts_a_new_attempt(ws: Workspace) -> None:
+def test_a_compatible_edit_continues_in_place_with_the_evidence_kept(ws: Workspace) -> None:
     plan = ws.write_plan()
     assert ws.cli("apply", str(plan), "--until", "pilot").code == 0
+    before = ws.run()
+    plan.write_text(plan.read_text().replace("bake: 2m}", "bake: 3m}", 1))
+    res = ws.cli("apply", str(plan))
+    assert res.code == 0, res.err
+    run = ws.run()
+    assert run.attempt == 1 and run.phase == Phase.COMPLETED  # same attempt, no restart
+    assert "continuing in place" in res.out and "bake: 120 -> 180" in res.out
+    assert run.gates["error-rate"]["ticks"] > before.gates["error-rate"]["ticks"]
+    shifts = [e.data["weights"]["candidate"] for e in ws.store().history("demo", limit=0)
+              if e.kind == "weights" and "weights" in e.data]
+    assert shifts == sorted(shifts)  # never backwards: 5, 50, 100
+
+
+def test_an_edit_of_the_variants_mid_rollout_is_refused_unless_restart(ws: Workspace) -> None:
+    plan = ws.write_plan()
+    assert ws.cli("apply", str(plan), "--until", "pilot").code == 0
+    plan.write_text(plan.read_text().replace('"2025-04-14"', '"2025-05-01"'))
+    res = ws.cli("apply", str(plan))
+    assert res.code == 2
+    assert "cannot continue in place: the variants changed" in res.err
+    assert "--restart" in res.err and ws.candidate_weight() == 5  # nothing moved
+    assert ws.run().attempt == 1
+    res = ws.cli("apply", str(plan), "--restart", "--until", "pilot")
+    assert res.code == 0, res.err
+    assert ws.run().attempt == 2 and ws.candidate_weight() == 5
+    first = ws.store().history("demo", limit=0, all_attempts=True)
+    assert any("aborted for `apply --restart`" in e.message for e in first)
+
+
+def test_a_changed_plan_after_the_end_starts_a_new_attempt(ws: Workspace) -> None:
+    plan = ws.write_plan()
+    assert ws.cli("apply", str(plan)).code == 0
     plan.write_text(plan.read_text().replace("bake: 2m}", "bake: 3m}", 1))
     res = ws.cli("apply", str(plan))
     assert res.code == 0
     run = ws.run()
     assert run.attempt == 2 and run.phase == Phase.COMPLETED
-    assert "plan changed" in res.out and "attempt 1 was progressing at step" in res.out
+    assert "plan changed" in res.out and "attempt 1 was completed" in res.out
 
 
 def test_the_job_summary_is_appended_in_github_actions(
