@@ -222,6 +222,14 @@ def apply(
             "--wait", help="Keep waiting while paused or at an approval step (instead of exit 5)."
         ),
     ] = False,
+    restart: Annotated[
+        bool,
+        typer.Option(
+            "--restart",
+            help="A changed plan that cannot continue in place: return the current router to "
+            "the baseline and start a new attempt.",
+        ),
+    ] = False,
     var: Vars = None,
     var_file: VarFiles = None,
     state: State = None,
@@ -233,6 +241,7 @@ def apply(
         until=until,
         approve=approve,
         wait=wait,
+        restart=restart,
         var=var or [],
         var_file=var_file or [],
         state=state,
@@ -342,12 +351,37 @@ def history(
         "Restore the baseline now, from any machine, and stop the rollout.",
         'rollout abort quickstart --reason "pager: error budget"',
         "rollout abort support-bot --state postgresql://rollout@db/rollout",
+        "rollout abort quickstart --plan examples/quickstart/plan.yaml  # the store is down",
     )
 )
 def abort(
-    name: NameArg, reason: Reason = None, state: State = None, output: OutputOpt = Output.text
+    name: NameArg,
+    reason: Reason = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            metavar="PLAN",
+            help="The rollout's plan file: restores the baseline even when the state store "
+            "cannot be read.",
+            show_default=False,
+        ),
+    ] = None,
+    var: Vars = None,
+    var_file: VarFiles = None,
+    state: State = None,
+    output: OutputOpt = Output.text,
 ) -> None:
-    _call("abort", name=name, reason=reason, state=state, output=output.value)
+    _call(
+        "abort",
+        name=name,
+        reason=reason,
+        plan_file=plan_file,
+        var=var or [],
+        var_file=var_file or [],
+        state=state,
+        output=output.value,
+    )
 
 
 @app.command(

@@ -12,6 +12,7 @@ EXIT_ROLLED_BACK = 3
 EXIT_ABORTED = 4
 EXIT_WAITING = 5
 EXIT_LOCKED = 6
+EXIT_UNRECORDED = 7  # abort: baseline restored and verified, but the state store not written
 EXIT_INTERRUPTED = 130
 
 

@@ -1,20 +1,45 @@
-"""`rollout abort NAME`: restore the baseline now, from any machine, runner alive or not.
+"""`rollout abort NAME`: restore the baseline now, from any machine, runner alive or not, store
+up or down.
 
-Records the abort first (so a running apply stops at its next look), then sets the router to
-100 % baseline itself and verifies it. Idempotent: aborting again re-checks the baseline.
+The router comes first: abort moves it to 100 % baseline and verifies it before anything that
+can fail on the way (the state store). The router's settings come from the stored run when the
+store can be read, otherwise from `--plan FILE`. Then the abort is recorded — which fences any
+running apply: its next write toward the candidate is withheld, one already in flight is undone
+— and the router is checked once more. Exit codes say what happened:
+
+    0  baseline restored, verified and recorded
+    1  the baseline could not be restored (loud; the abort is recorded if the store allows,
+       and the next look at the rollout — apply, status, abort — re-asserts it)
+    7  baseline restored and verified, but the store could not be written (loud; a running
+       apply pauses rather than push traffic back, and `rollout abort NAME` records it later)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from rollout import output as out
 from rollout import views
 from rollout.clock import Clock
-from rollout.commands._common import clock_or_system, find, find_run
-from rollout.errors import EXIT_OK, EXIT_RUNTIME, InvalidInput, RolloutError, StaleState
-from rollout.records import Event, Phase, Run, Weights
+from rollout.commands._common import clock_or_system, find, load_plan
+from rollout.errors import (
+    EXIT_OK,
+    EXIT_RUNTIME,
+    EXIT_UNRECORDED,
+    InvalidInput,
+    RolloutError,
+    StaleState,
+    StateError,
+    UnknownRollout,
+)
+from rollout.records import Event, Phase, Plan, Run, Weights
 from rollout.runner import actor
 from rollout.state import StateStore
+from rollout.state._common import urgent
 from rollout.views import abort as view
+
+STORE_SECONDS = 3.0  # how long abort waits for a locked or unreachable store, each time
 
 
 def run(
@@ -23,103 +48,135 @@ def run(
     state: str | None = None,
     output: str = "text",
     clock: Clock | None = None,
+    plan_file: Path | None = None,
+    var: Sequence[str] = (),
+    var_file: Sequence[Path] = (),
+    extra: dict[str, object] | None = None,
 ) -> int:
     clock = clock_or_system(clock)
-    st, run_ = find(state, name)  # an unknown name creates no store and names where it looked
     who = actor()
-    if run_.phase == Phase.COMPLETED:
-        raise InvalidInput(
-            f"{name} is completed: the candidate is the new baseline, so abort changes nothing. "
-            "To go back, apply a plan whose candidate is the previous baseline."
-        )
-    base = Weights.all_baseline()
-    for _ in range(10):
-        if run_.phase in (Phase.ABORTED, Phase.ROLLED_BACK):
-            break  # already recorded: just make sure the router agrees (idempotent)
-        now = clock.now()
-        why = f" ({reason})" if reason else ""
-        ev = Event(
-            kind="phase",
-            at=now,
-            actor=who,
-            message=f"aborted by {who}{why}: restoring the baseline",
-            data={
-                "phase": Phase.ABORTED.value,
-                "reason": reason,
-                "weights": base.model_dump(),
-                "was": run_.phase.value,
-            },
-        )
-        try:
-            run_ = st.commit(
-                run_.model_copy(
-                    update={
-                        "phase": Phase.ABORTED,
-                        "desired": base,
-                        "intents": (),
-                        "message": f"aborted by {who}{why}",
-                        "updated_at": now,
-                    }
-                ),
-                [ev],
-                expected_revision=run_.revision,
+    file_plan = load_plan(plan_file, var, var_file)[1] if plan_file is not None else None
+    if file_plan is not None and file_plan.name != name:
+        raise InvalidInput(f"--plan {plan_file} is the plan of {file_plan.name!r}, not {name!r}")
+    # With --plan the router is restored before the store is even opened: a locked or
+    # unreachable store cannot delay it.
+    problem = _restore(file_plan, extra) if file_plan is not None else None
+    st, run_, plan, store_problem = _locate(name, state, file_plan)
+    if run_ is not None and run_.phase == Phase.COMPLETED:
+        if file_plan is not None and problem is None:
+            out.warn(f"{name} was completed: the baseline was restored all the same (--plan)")
+        else:
+            raise InvalidInput(
+                f"{name} is completed: the candidate is the new baseline, so abort changes "
+                "nothing. To go back, apply a plan whose candidate is the previous baseline."
             )
-            break
-        except StaleState:
-            run_ = find_run(st, name, state)
-    else:
-        raise StaleState(f"could not record the abort of {name}: the run keeps changing; try again")
-    return _restore(st, run_, who, output, clock)
+    base = Weights.all_baseline()
+    if file_plan is None:
+        problem = _restore(plan, extra)
+    recorded, why_not = False, store_problem
+    if st is not None:
+        recorded, why_not = _record(st, name, who, reason, clock, restored=problem is None)
+    if problem is None and recorded:
+        problem = _restore(plan, extra)  # a write that was in flight before the record: undone
+    if problem is not None:
+        out.loud(view.incomplete(name, problem, recorded=recorded))
+        return EXIT_RUNTIME
+    if not recorded:
+        out.loud(view.unrecorded(name, why_not or "unknown error"))
+        return EXIT_UNRECORDED
+    latest = st.load(name) if st is not None else None
+    views.show(view, output, latest or run_, base)
+    return EXIT_OK
 
 
-def _restore(st: StateStore, run_: Run, who: str, output: str, clock: Clock) -> int:
+def _locate(
+    name: str, state: str | None, file_plan: Plan | None
+) -> tuple[StateStore | None, Run | None, Plan, str | None]:
+    """The store, the run and the plan whose router to restore. --plan wins for the router when
+    given (it works with the store down); otherwise the plan snapshot stored with the run."""
+    try:
+        with urgent(STORE_SECONDS):
+            st, run_ = find(state, name)
+    except UnknownRollout:
+        if file_plan is None:
+            raise
+        return None, None, file_plan, "the state store has no record of this rollout"
+    except StateError as exc:
+        if file_plan is None:
+            raise StateError(
+                f"{exc}\nThe router settings of {name} are kept in the state store. To restore "
+                f"the baseline without it: rollout abort {name} --plan PLAN_FILE"
+            ) from None
+        return None, None, file_plan, str(exc)
+    return st, run_, file_plan or run_.plan, None
+
+
+def _restore(plan: Plan, extra: dict[str, object] | None) -> str | None:
+    """Set the router to 100 % baseline and read it back. None when verified, else why not."""
     from rollout.providers import build_router
 
     base = Weights.all_baseline()
     try:
-        router = build_router(run_.plan)
-        router.set_weights(base)
+        router = build_router(plan, dict(extra or {}))
+        router.set_weights(base)  # toward safety: never fenced
         seen = router.get_weights()
-        if seen != base:
-            raise RolloutError(f"the router reports {seen} after being set to the baseline")
     except RolloutError as exc:
-        out.loud(view.incomplete(run_.name, str(exc)))
-        _note(
-            st,
-            run_,
-            Event(
-                kind="error",
-                at=clock.now(),
-                actor=who,
-                message=f"abort could not restore the baseline: {exc}",
-            ),
-        )
-        return EXIT_RUNTIME
-    _note(
-        st,
-        run_,
-        Event(
-            kind="weights",
-            at=clock.now(),
-            actor=who,
-            message=f"baseline restored and verified: {base}",
-            data={"weights": base.model_dump()},
-        ),
-    )
-    views.show(view, output, run_, base)
-    return EXIT_OK
+        return str(exc)
+    if seen != base:
+        return f"the router reports {seen} after being set to the baseline"
+    return None
 
 
-def _note(st: StateStore, run_: Run, ev: Event) -> None:
-    """Append an event (best effort: the router state is what matters here)."""
-    for _ in range(5):
-        try:
-            st.commit(run_, [ev], expected_revision=run_.revision)
-            return
-        except StaleState:
-            latest = st.load(run_.name)
-            if latest is None:
-                return
-            run_ = latest
-        except RolloutError:
-            return
+def _record(
+    st: StateStore, name: str, who: str, reason: str | None, clock: Clock, *, restored: bool
+) -> tuple[bool, str | None]:
+    """Record the abort (or, if already aborted / rolled back, that the baseline was checked).
+    Returns (recorded, why not)."""
+    base = Weights.all_baseline()
+    why = f" ({reason})" if reason else ""
+    try:
+        with urgent(STORE_SECONDS):
+            for _ in range(10):
+                run_ = st.load(name)
+                if run_ is None:
+                    return False, "the run vanished from the state store"
+                now = clock.now()
+                update: dict[str, object] = {"desired": base, "updated_at": now}
+                if restored:
+                    update["verified"] = base
+                if run_.phase in (Phase.ABORTED, Phase.ROLLED_BACK):
+                    msg = f"baseline {'restored and verified' if restored else 'NOT restored'} by {who}"
+                    ev = Event(
+                        kind="weights",
+                        at=now,
+                        actor=who,
+                        message=msg,
+                        data={"weights": base.model_dump(), "verified": restored},
+                    )
+                else:
+                    update.update(
+                        {"phase": Phase.ABORTED, "intents": (), "message": f"aborted by {who}{why}"}
+                    )
+                    ev = Event(
+                        kind="phase",
+                        at=now,
+                        actor=who,
+                        message=f"aborted by {who}{why}: baseline "
+                        + ("restored and verified" if restored else "could NOT be restored"),
+                        data={
+                            "phase": Phase.ABORTED.value,
+                            "reason": reason,
+                            "weights": base.model_dump(),
+                            "verified": restored,
+                            "was": run_.phase.value,
+                            "dropped_intents": [i.action for i in run_.intents],
+                        },
+                    )
+                try:
+                    st.commit(run_.model_copy(update=update), [ev], expected_revision=run_.revision)
+                    return True, None
+                except StaleState:
+                    continue
+            return False, "the run kept changing (10 tries)"
+    except StateError as exc:
+        return False, str(exc)

@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 from rollout.errors import StaleState
@@ -15,6 +16,25 @@ Now = Callable[[], datetime]
 
 # How long a lease lives without renew(); the runner renews on every tick.
 DEFAULT_TTL = 300.0
+
+
+_URGENT: ContextVar[float | None] = ContextVar("rollout_store_patience", default=None)
+
+
+@contextmanager
+def urgent(seconds: float) -> Iterator[None]:
+    """Wait at most `seconds` for a locked or unreachable store in this block: `abort` must not
+    sit out a 30 s busy timeout before it reaches the router."""
+    token = _URGENT.set(seconds)
+    try:
+        yield
+    finally:
+        _URGENT.reset(token)
+
+
+def patience(default: float) -> float:
+    limit = _URGENT.get()
+    return default if limit is None else min(default, limit)
 
 
 def utcnow() -> datetime:

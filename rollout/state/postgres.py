@@ -87,7 +87,9 @@ class PostgresStore:
 
         try:
             with psycopg.connect(
-                self.url, autocommit=True, connect_timeout=self._connect_timeout
+                self.url,
+                autocommit=True,
+                connect_timeout=max(1, int(common.patience(self._connect_timeout))),
             ) as conn:
                 if not self._ready:
                     self._migrate(conn)

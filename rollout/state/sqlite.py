@@ -76,8 +76,9 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the write
         # lock up front instead of failing to upgrade a read lock under contention.
-        db = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
-        db.execute(f"PRAGMA busy_timeout = {int(self._busy_ms)}")
+        busy_ms = common.patience(self._busy_ms / 1000) * 1000
+        db = sqlite3.connect(self.path, timeout=busy_ms / 1000, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
         try:
             if not self._ready:
                 self._migrate(db)
