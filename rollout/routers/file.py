@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from rollout import fencing
+from rollout import faults, fencing
 from rollout.errors import ProviderError
 from rollout.records import VARIANTS, Weights
 from rollout.registry import BuildContext
@@ -117,11 +117,22 @@ class FileRouter:
             return  # already there: keep the file (and its mtime) as it is
         self._write(doc)
 
+    def _sweep(self, parent: Path) -> None:
+        """Remove temp files left by a write that was killed between mkstemp and rename (older
+        than a minute, so a concurrent writer's file in flight is left alone)."""
+        import time
+
+        for left in parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                if time.time() - left.stat().st_mtime > 60:
+                    left.unlink()
+
     def _write(self, doc: dict[str, Any]) -> None:
         parent = self.path.parent
         tmp: str | None = None
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            self._sweep(parent)
             mode = _mode_of(self.path)
             fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{self.path.name}.", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -130,6 +141,7 @@ class FileRouter:
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
+            faults.point("routes_tmp_written")
             fencing.check()  # the last moment a stale write can still be withheld
             os.replace(tmp, self.path)  # atomic: readers see the old file or the new one
             tmp = None

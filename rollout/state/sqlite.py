@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from rollout import faults
 from rollout.errors import LeaseHeld, StateError
 from rollout.records import Event, Holder, Run
 from rollout.state import _common as common
@@ -171,6 +172,7 @@ class SQLiteStore:
                     new.model_dump_json(),
                 ),
             )
+            faults.point("sqlite_mid_commit")  # the run row written, its events not yet
             seq = db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM events WHERE name = ?", (run.name,)
             ).fetchone()[0]
