@@ -17,20 +17,22 @@ a `Harness` around a fresh router and its (fake) provider:
             )
 
 pytest collects the inherited tests (round trips at 0/5/25/50/100, idempotence, a failure
-as ProviderError with a clear message, and the engine's rollback path after a failure has
-cleared). Outside pytest, `check_router(make_harness)` runs the same checks and raises
+as ProviderError with a clear message, the engine's rollback path after a failure has
+cleared, and "the served split equals the set split"). Outside pytest, `check_router(make_harness)` runs the same checks and raises
 AssertionError on the first that does not hold. Whatever the provider does with retries, the
 harness must inject a sleep that does not sleep.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rollout import engine
 from rollout.errors import ProviderError
+from rollout.metrics import Window
 from rollout.records import Phase, Plan, Run, Step, Weights
 from rollout.routers import Router
 from rollout.testing._check import clear_message, fixture, parametrize, raises
@@ -46,6 +48,11 @@ class Harness:
     fail: Callable[[], None]  # from now on every call to the provider fails
     recover: Callable[[], None]  # the provider works again (its state is kept)
     mentions: str = ""  # text a failure's message must contain, so the user knows what failed
+    # Sends n requests through the provider as its gateway (or the app's library) routes them
+    # and returns how many each variant got: {"baseline": b, "candidate": c}. None: the
+    # served-split check uses only the router's own `served` (when it has one).
+    serve: Callable[[int], dict[str, int]] | None = None
+    requests: int = 20_000  # per weight, for `serve`
 
 
 def run_at(weights: Weights, phase: Phase = Phase.PROGRESSING) -> tuple[Plan, Run]:
@@ -136,10 +143,48 @@ def check_rollback_after_failure(h: Harness) -> None:
     assert verify.actions == (), "baseline confirmed: nothing more to do"
 
 
+def within_sigmas(got: int, n: int, weight: int, sigmas: float = 4.0) -> bool:
+    """`got` of `n` requests is within `sigmas` binomial standard deviations of weight %."""
+    p = weight / 100
+    return abs(got - n * p) <= sigmas * math.sqrt(n * p * (1 - p)) + 1e-9
+
+
+def check_served_split(h: Harness, candidate: int) -> bool:
+    """What the provider serves is the split that was set: requests routed through it (the
+    harness's `serve`) within 4 standard deviations, and the router's own report of what it
+    serves (`served`, see rollout.routers.ServedSplit) equal to the set split. Returns False
+    when the harness and router give nothing to check."""
+    served = getattr(h.router, "served", None)
+    if h.serve is None and served is None:
+        return False
+    w = Weights.of(candidate)
+    h.router.set_weights(w)
+    if h.serve is not None:
+        counts = h.serve(h.requests)
+        n = sum(counts.values())
+        assert n > 0, "serve() routed no request"
+        assert within_sigmas(counts.get("candidate", 0), n, candidate), (
+            f"set {w}, the provider served {counts} ({counts.get('candidate', 0) / n:.2%} "
+            "candidate): more than 4 standard deviations off"
+        )
+    if served is not None:
+        window = Window(NOW, NOW + timedelta(minutes=1))
+        got = served(window)
+        if got is not None and h.serve is not None and 0 < candidate < 100:
+            # A measured report carries the same sampling noise (plus rounding to a percent).
+            n = sum(counts.values())
+            slack = 4 * math.sqrt(candidate * (100 - candidate) / n) + 1
+            assert abs(got.candidate - candidate) <= slack, f"set {w}, served() says {got}"
+        elif got is not None:
+            assert got == w, f"set {w}, served() says {got}"
+    return True
+
+
 def check_router(make_harness: Callable[[], Harness]) -> None:
     """Every check, each on a fresh harness."""
     for c in WEIGHTS:
         check_round_trip(make_harness(), c)
+        check_served_split(make_harness(), c)
     check_sequence(make_harness())
     check_idempotent(make_harness())
     check_failure(make_harness())
@@ -168,3 +213,10 @@ class RouterConformance:
 
     def test_rollback_after_failure(self, harness: Harness) -> None:
         check_rollback_after_failure(harness)
+
+    @parametrize("candidate", WEIGHTS)
+    def test_served_split_equals_set_split(self, harness: Harness, candidate: int) -> None:
+        if not check_served_split(harness, candidate):
+            import pytest
+
+            pytest.skip("neither the harness (serve) nor the router (served) reports a split")

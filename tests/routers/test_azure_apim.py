@@ -58,11 +58,17 @@ class TestApimConformance(RouterConformance):
     @pytest.fixture
     def harness(self) -> Harness:
         router, arm, _ = make()
+
+        def serve(n: int) -> dict[str, int]:  # the gateway's routing (priorities, breakers)
+            counts = arm.route(SVC, POOL, n, seed=n)
+            return {"baseline": counts["aoai-gpt4o"], "candidate": counts["aoai-gpt41"]}
+
         return Harness(
             router=router,
             fail=lambda: setattr(arm, "down", 503),
             recover=lambda: setattr(arm, "down", None),
             mentions=f"{SVC}/{POOL}",
+            serve=serve,
         )
 
 

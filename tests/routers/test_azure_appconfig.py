@@ -74,11 +74,29 @@ class TestAppConfigConformance(RouterConformance):
     @pytest.fixture
     def harness(self) -> Harness:
         router, store, _ = make()
+
+        def serve(n: int) -> dict[str, int]:
+            # What the app serves: Microsoft's featuremanagement evaluating the stored flag.
+            import featuremanagement
+
+            flag = store.flag(FLAG, "prod")
+            manager = featuremanagement.FeatureManager(
+                {"feature_management": {"feature_flags": [flag]}}
+            )
+            names = {"gpt4o": "baseline", "gpt41": "candidate"}
+            counts = {"baseline": 0, "candidate": 0}
+            for i in range(n):
+                v = manager.get_variant(FLAG, f"user-{i}")
+                counts[names[v.name if v else "gpt4o"]] += 1
+            return counts
+
         return Harness(
             router=router,
             fail=lambda: setattr(store, "down", 503),
             recover=lambda: setattr(store, "down", None),
             mentions=FLAG,
+            serve=serve,
+            requests=10_000,
         )
 
 

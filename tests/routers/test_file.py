@@ -42,7 +42,19 @@ class TestFileConformance(RouterConformance):
             routes_dir.unlink()
             aside.rename(routes_dir)
 
-        return Harness(router=router, fail=fail, recover=recover, mentions=str(router.path))
+        def serve(n: int) -> dict[str, int]:
+            # What the application serves: rollout.client reading the routes file.
+            from rollout.client import Routes
+
+            routes = Routes(router.path)
+            counts = {"baseline": 0, "candidate": 0}
+            for i in range(n):
+                counts[routes.choose(f"user-{i}").variant] += 1
+            return counts
+
+        return Harness(
+            router=router, fail=fail, recover=recover, mentions=str(router.path), serve=serve
+        )
 
 
 def read(router: FileRouter) -> dict[str, Any]:
