@@ -300,6 +300,12 @@ def _result_ok(result: Any, what: str) -> None:
         _size_ok(len(result), what)
 
 
+def bounded_environment(**options: Any) -> Any:
+    """A bounded sandbox environment (for templates rendered at run time, e.g. the http router's
+    body); `env.iterations = 0` before each render restarts the loop budget."""
+    return _sandbox_class()(**options)
+
+
 # -- rendering --------------------------------------------------------------------------------
 
 

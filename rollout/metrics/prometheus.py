@@ -13,7 +13,9 @@ itself: `sum(increase(llm_requests_total{variant="{{ variant }}"}[{{ window }}])
 A query must come back as one number: an empty vector or NaN is NoData (inconclusive), more
 than one series is an error (wrap the query in `sum(...)`), anything else that is not a
 Prometheus success response is a ProviderError. Credentials are read from the environment
-when the source is built and never appear in messages.
+when the source is built, join the known secrets (rollout.secrets) at once, and never appear
+in messages: every text taken from a reply (Prometheus' own `error` field, a body snippet) is
+masked before it goes into an exception.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rollout import secrets
 from rollout.errors import InvalidInput, NoData, ProviderError
 from rollout.metrics import Window
 from rollout.redact import redact_text
@@ -60,6 +63,12 @@ def _env(name: str, what: str, env: Mapping[str, str]) -> str:
         raise InvalidInput(
             f"metrics {what} names the environment variable {name}, which is not set"
         )
+    secrets.register(value)  # before anything can quote it
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(
+            f"metrics {what}: the environment variable {name} holds a newline or another "
+            "control character, which a header cannot carry (its value is not shown)"
+        )
     return value
 
 
@@ -78,6 +87,7 @@ def auth_headers(config: Config, env: Mapping[str, str] | None = None) -> dict[s
     if config.username_env and config.password_env:
         user = _env(config.username_env, "username_env", env)
         password = _env(config.password_env, "password_env", env)
+        secrets.register_basic(user, password)
         headers["Authorization"] = (
             "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         )
@@ -96,6 +106,7 @@ class PrometheusSource:
         import httpx
 
         self.config = config
+        secrets.register_url(config.url)
         self.base = config.url.rstrip("/")
         if sleep is None:
             from rollout.clock import SystemClock
@@ -124,7 +135,8 @@ class PrometheusSource:
             value = math.nan
         if value != 1.0:
             raise ProviderError(
-                f"prometheus {self.base}: vector(1) returned {value}, not 1; is this a Prometheus API?"
+                f"prometheus {redact_text(self.base)}: vector(1) returned {value}, not 1; "
+                "is this a Prometheus API?"
             )
 
     def close(self) -> None:
@@ -161,13 +173,15 @@ def _body(resp: Any, where: str, query: str) -> dict[str, Any]:
         doc = None
     if isinstance(doc, dict) and doc.get("status") == "error":
         # Prometheus's own explanation: bad_data (a PromQL mistake), timeout, execution, ...
+        kind = _snippet(str(doc.get("errorType") or "error"), 40)
+        why = _snippet(str(doc.get("error") or ""), 300)
         raise ProviderError(
-            f"{where} rejected the query ({doc.get('errorType', 'error')}): {doc.get('error', '')} "
-            f"(HTTP {status}; query: {_short(query)})"
+            f"{where} rejected the query ({kind}): {why} (HTTP {status}; query: {_short(query)})"
         )
     if status in (401, 403):
         raise ProviderError(
-            f"{where}: HTTP {status}: not authorised; check bearer_token_env / username_env / password_env"
+            f"{where}: HTTP {status}: not authorised; "
+            "check bearer_token_env / username_env / password_env"
         )
     if status != 200:
         raise ProviderError(
@@ -206,8 +220,8 @@ def _one_number(data: dict[str, Any], query: str) -> float:
         return _sample(series.get("value") if isinstance(series, dict) else None, query)
     if kind == "matrix":
         raise ProviderError(
-            f"the query returned a range vector; a gate needs one number, e.g. sum(increase(x[{{{{ window }}}}])) "
-            f"(query: {_short(query)})"
+            "the query returned a range vector; a gate needs one number, e.g. "
+            f"sum(increase(x[{{{{ window }}}}])) (query: {_short(query)})"
         )
     raise ProviderError(f"unexpected Prometheus result type {kind!r} (query: {_short(query)})")
 
@@ -235,7 +249,8 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 def _snippet(text: str, limit: int = 200) -> str:
-    return redact_text(_short(text or "<empty body>", limit))
+    """Masked first, then cut: a cut must never leave half a secret unmasked."""
+    return _short(redact_text(" ".join((text or "<empty body>").split())), limit)
 
 
 def build(config: Config, ctx: BuildContext) -> PrometheusSource:

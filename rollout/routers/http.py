@@ -20,9 +20,14 @@ The body is a jinja2 template (sandboxed, StrictUndefined) rendered with `baseli
 `tojson` filter is there for JSON bodies. The plan file itself is rendered with jinja2 first,
 so in plan.yaml wrap the body in `{% raw %}...{% endraw %}` to keep it for this router.
 
-Header values take `${NAME}` from the environment when a request is sent; a header that
-carries a credential (Authorization, *key*, *token*, ...) must come from the environment, so a
-secret never lands in the plan or the state store. `set_weights` sends the same body for the
+Header values (and URLs) take `${NAME}` from the environment when a request is sent; a header
+that carries a credential (Authorization, *key*, *token*, ...) must come from the environment,
+and a literal token in a URL is refused at load (rollout.loading.checks), so a secret never
+lands in the plan or the state store. Every value taken from the environment joins the known
+secrets (rollout.secrets) before it is sent, so a gateway that echoes a header in its error
+body, or httpx quoting a bad header value, is masked wherever the message is written; messages
+here name the URL as written in the plan (with `${NAME}`), never the expanded one. A value with
+a newline or another control character is refused without being shown. `set_weights` sends the same body for the
 same weights, so the gateway call must be idempotent (PUT semantics) for a retry to be safe.
 """
 
@@ -35,6 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rollout import secrets
 from rollout.durations import parse_duration
 from rollout.errors import InvalidInput, ProviderError
 from rollout.records import Weights
@@ -110,14 +116,25 @@ class Config(BaseModel):
 
 
 def expand_env(value: str, where: str, env: dict[str, str] | None = None) -> str:
-    """`${NAME}` -> the environment variable; a missing one is an error that names it."""
+    """`${NAME}` -> the environment variable; a missing one is an error that names it.
+
+    Each value joins the known secrets; one with a control character (a newline would split
+    the header, and httpx would quote it in its error) is refused without being shown.
+    """
     source = os.environ if env is None else env
 
     def sub(m: re.Match[str]) -> str:
         name = m.group(1)
         if name not in source:
             raise ProviderError(f"{where} needs the environment variable {name}, which is not set")
-        return source[name]
+        got = source[name]
+        secrets.register(got)
+        if any(ord(c) < 32 or ord(c) == 127 for c in got):
+            raise ProviderError(
+                f"{where}: the environment variable {name} holds a newline or another control "
+                "character, which a header or URL cannot carry (its value is not shown)"
+            )
+        return got
 
     return _ENV.sub(sub, value)
 
@@ -163,7 +180,8 @@ class HttpRouter:
     ) -> None:
         import httpx
         import jinja2
-        from jinja2.sandbox import SandboxedEnvironment
+
+        from rollout.loading.template import bounded_environment
 
         self.config = config
         self.variants = variants or {}
@@ -173,18 +191,21 @@ class HttpRouter:
 
             sleep = SystemClock().sleep
         self.sleep = sleep
-        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+        # The same bounded sandbox as plan files: no loops without end, no huge values, no
+        # include/import/extends.
+        self._env = bounded_environment(undefined=jinja2.StrictUndefined, autoescape=False)
         try:
-            self.template = env.from_string(config.set_.body)
+            self.template = self._env.from_string(config.set_.body)
             self._render(Weights.all_baseline())  # unknown names fail now, not mid-rollout
-        except jinja2.TemplateError as exc:
-            raise InvalidInput(f"router http: set.body template: {exc}") from None
+        except Exception as exc:  # TemplateError, or a budget the template exceeded
+            raise InvalidInput(f"router http: set.body template: {str(exc)[:300]}") from None
         self.client = httpx.Client(
             timeout=config.timeout, transport=transport, follow_redirects=False
         )
 
     def _render(self, weights: Weights) -> str:
         targets = {v: (m or {}).get("target") or v for v, m in self.variants.items()}
+        self._env.iterations = 0
         return self.template.render(
             baseline=weights.baseline,
             candidate=weights.candidate,
@@ -199,13 +220,14 @@ class HttpRouter:
 
         from rollout.retry import send_with_retry
 
-        what = f"{method} {url}"
+        what = f"{method} {url}"  # as written in the plan: `${NAME}` is never expanded here
         hdrs = {k: expand_env(v, f"router http: header {k}") for k, v in headers.items()}
+        target = expand_env(url, f"router http: {method} url")
         if body is not None:
             hdrs.setdefault("Content-Type", self.config.set_.content_type)
 
         def send() -> httpx.Response:
-            return self.client.request(method, url, headers=hdrs, content=body)
+            return self.client.request(method, target, headers=hdrs, content=body)
 
         try:
             resp = send_with_retry(
@@ -215,8 +237,10 @@ class HttpRouter:
                 attempts=self.config.retries + 1,
                 write=body is not None,
             )
-        except httpx.HTTPError as exc:  # not a transport error (e.g. a bad URL): no retry helps
-            raise ProviderError(f"{what}: {type(exc).__name__}: {exc}") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # not transient: no retry helps
+            raise ProviderError(f"{what}: {type(exc).__name__}: {_masked(str(exc))}") from None
+        except ProviderError as exc:  # retries exhausted: the text may quote the request
+            raise ProviderError(_masked(str(exc))) from None
         if not 200 <= resp.status_code < 300:
             raise ProviderError(
                 f"{what}: HTTP {resp.status_code} {resp.reason_phrase}{_snippet(resp)}"
@@ -224,13 +248,14 @@ class HttpRouter:
         return resp
 
     def set_weights(self, weights: Weights) -> None:
-        import jinja2
 
         s = self.config.set_
         try:
             body = self._render(weights)
-        except jinja2.TemplateError as exc:  # a branch the build-time trial render did not take
-            raise InvalidInput(f"router http: set.body template at {weights}: {exc}") from None
+        except Exception as exc:  # a branch the build-time trial render did not take
+            raise InvalidInput(
+                f"router http: set.body template at {weights}: {str(exc)[:300]}"
+            ) from None
         self._send(s.method, s.url, s.headers, body)
 
     def get_weights(self) -> Weights:
@@ -249,7 +274,8 @@ class HttpRouter:
                 got[variant] = _percent(lookup(data, path), path, g.url)
             except KeyError as exc:
                 raise ProviderError(
-                    f"GET {g.url}: no {path!r} in the reply (missing {exc.args[0]!r}){_snippet(resp)}"
+                    f"GET {g.url}: no {path!r} in the reply "
+                    f"(missing {exc.args[0]!r}){_snippet(resp)}"
                 ) from None
         base = got.get("baseline", 100 - got.get("candidate", 0))
         cand = got.get("candidate", 100 - base)
@@ -261,11 +287,16 @@ class HttpRouter:
         self.client.close()
 
 
-def _snippet(resp: Any) -> str:
+def _masked(text: str) -> str:
     from rollout.redact import redact_text
 
-    text = (resp.text or "").strip().replace("\n", " ")
-    return f": {redact_text(text[:200])}" if text else ""
+    return redact_text(text)
+
+
+def _snippet(resp: Any) -> str:
+    """The start of a reply body, masked before it is cut (a cut never halves a secret)."""
+    text = _masked((resp.text or "").strip().replace("\n", " "))
+    return f": {text[:200]}" if text else ""
 
 
 def build(config: Config, ctx: BuildContext) -> HttpRouter:
