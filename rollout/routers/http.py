@@ -27,8 +27,10 @@ lands in the plan or the state store. Every value taken from the environment joi
 secrets (rollout.secrets) before it is sent, so a gateway that echoes a header in its error
 body, or httpx quoting a bad header value, is masked wherever the message is written; messages
 here name the URL as written in the plan (with `${NAME}`), never the expanded one. A value with
-a newline or another control character is refused without being shown. `set_weights` sends the same body for the
-same weights, so the gateway call must be idempotent (PUT semantics) for a retry to be safe.
+a newline or another control character is refused without being shown.
+
+`set_weights` sends the same body for the same weights, so the gateway call must be idempotent
+(PUT semantics) for a retry to be safe.
 """
 
 from __future__ import annotations
