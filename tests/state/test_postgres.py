@@ -23,7 +23,7 @@ def test_open_store_and_schema_version(pg_url: str) -> None:
     from rollout.state.postgres import SCHEMA_VERSION, PostgresStore
 
     store = open_store(pg_url)
-    assert isinstance(store, PostgresStore)
+    assert isinstance(getattr(store, "inner", store), PostgresStore)  # behind the masking wrapper
     assert store.load("x") is None
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT version FROM rollout_schema").fetchall() == [(SCHEMA_VERSION,)]
