@@ -97,7 +97,9 @@ class RedactingStore:
         events: list[Event] = self.inner.history(name, limit=limit, all_attempts=all_attempts)
         return events
 
-    def lease(self, name: str, holder: Holder, *, ttl: float) -> AbstractContextManager[Any]:
+    def lease(
+        self, name: str, holder: Holder, *, ttl: float = 300.0
+    ) -> AbstractContextManager[Any]:
         lease: AbstractContextManager[Any] = self.inner.lease(name, holder, ttl=ttl)
         return lease
 
