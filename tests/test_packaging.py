@@ -5,6 +5,7 @@ version has one source, and the README's install line resolves to this project's
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -32,15 +33,18 @@ PIP_INSTALL = re.compile(r"pip install\b(.*)")
 
 
 def repo_files() -> list[Path]:
+    """Every text file of the repository (venvs, build output and caches pruned, not walked)."""
     found = []
-    for path in ROOT.rglob("*"):
-        rel = path.relative_to(ROOT)
-        if any(
-            p in SKIP_DIRS or p.startswith(".venv") or p.endswith(".egg-info") for p in rel.parts
-        ):
-            continue
-        if path.is_file() and path.suffix in TEXT and path != Path(__file__).resolve():
-            found.append(path)
+    for top, dirs, files in os.walk(ROOT):
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in SKIP_DIRS and not d.startswith(".venv") and not d.endswith(".egg-info")
+        ]
+        for name in files:
+            path = Path(top) / name
+            if path.suffix in TEXT and path != Path(__file__).resolve():
+                found.append(path)
     return found
 
 
@@ -172,3 +176,47 @@ def test_the_readme_install_line_resolves_to_this_project(tmp_path: Path) -> Non
     assert item["metadata"]["version"] == rollout.__version__
     assert item["download_info"]["url"] == wheel.as_uri()
     assert set(name_and_extras(req)[1]) <= set(item["metadata"]["provides_extra"])
+
+
+# -- the habits around the package: one definition of CI, pre-commit running the same checks ----
+
+
+def test_github_ci_only_calls_ci_run() -> None:
+    import yaml
+
+    wf = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    assert wf["concurrency"]["group"] and wf["concurrency"]["cancel-in-progress"] is True
+    (job,) = wf["jobs"].values()
+    assert 0 < job["timeout-minutes"] <= 90
+    uses = [s.get("uses", "") for s in job["steps"]]
+    assert any(u.startswith("actions/setup-python@") for u in uses)
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert runs == ["bash .ci/run"], "CI is defined once, in .ci/run"
+
+
+def test_pre_commit_runs_what_ci_runs() -> None:
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    assert {r["repo"] for r in cfg["repos"]} == {"local"}  # nothing to download: works offline
+    hooks = {h["id"]: h for r in cfg["repos"] for h in r["hooks"]}
+    assert {h["language"] for h in hooks.values()} == {"system"}
+    ci = (ROOT / ".ci/run").read_text()
+    for hook, command in (
+        ("ruff-check", "ruff check"),
+        ("ruff-format", "ruff format"),
+        ("mypy", "mypy"),
+    ):
+        assert hooks[hook]["entry"].startswith(f".venv/bin/{command}")
+        assert f".venv/bin/{command}" in ci
+    assert ".venv/bin/ruff format --check rollout tests benchmarks examples" in ci
+    try:
+        from pre_commit.clientlib import load_config
+    except ImportError:  # pragma: no cover - pre-commit is a dev dependency
+        return
+    load_config(str(ROOT / ".pre-commit-config.yaml"))  # raises on an invalid config
+
+
+def test_changelog_has_an_unreleased_section() -> None:
+    text = (ROOT / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]" in text and "keepachangelog.com" in text

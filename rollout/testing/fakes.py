@@ -55,7 +55,8 @@ class ScriptedSource:
 def rates(
     router: FakeRouter, *, rps: float, error: dict[str, float]
 ) -> Callable[[str, Window], float | None]:
-    """Expected-value traffic (no noise) that follows the router: `requests{variant="x"}`, `errors{...}`."""
+    """Expected-value traffic (no noise) that follows the router: answers
+    `requests{variant="x"}` and `errors{...}`."""
 
     def answer(query: str, window: Window) -> float | None:
         variant = "candidate" if "candidate" in query else "baseline"

@@ -11,15 +11,16 @@ a `Harness` around a fresh router and its (fake) provider:
             router = build_router_somehow(transport=fake_apim.transport, sleep=lambda s: None)
             return Harness(
                 router=router,
-                fail=lambda: setattr(fake_apim, "status", 500),    # the provider starts failing
-                recover=lambda: setattr(fake_apim, "status", None), # ...and works again
-                mentions="backends/pool",  # a word a user needs in the error (resource, URL, path)
+                fail=lambda: setattr(fake_apim, "status", 500),  # the provider fails
+                recover=lambda: setattr(fake_apim, "status", None),  # ...and works again
+                mentions="backends/pool",  # what a user needs in the error (resource, URL)
             )
 
 pytest collects the inherited tests (round trips at 0/5/25/50/100, idempotence, a failure
 as ProviderError with a clear message, the engine's rollback path after a failure has
-cleared, and "the served split equals the set split"). Outside pytest, `check_router(make_harness)` runs the same checks and raises
-AssertionError on the first that does not hold. Whatever the provider does with retries, the
+cleared, and "the served split equals the set split"). Outside pytest,
+`check_router(make_harness)` runs the same checks and raises AssertionError on the first that
+does not hold. Whatever the provider does with retries, the
 harness must inject a sleep that does not sleep.
 """
 
