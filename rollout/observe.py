@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from rollout.errors import InvalidInput, NoData, ProviderError
 from rollout.gates.evaluate import Tick

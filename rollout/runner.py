@@ -331,6 +331,7 @@ class Runner:
                 faults.point("router_write")
                 if w.candidate > 0:
                     with fencing.fence(self._fence(run)):
+                        fencing.check()  # once here for every router; per attempt inside ours
                         self.providers.router.set_weights(w)
                 else:
                     self.providers.router.set_weights(w)  # toward safety: never fenced

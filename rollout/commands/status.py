@@ -34,6 +34,13 @@ def run(
     if watch:
         return follow(name, state, output, timeout, clock)
     st, r = find(state, name)
+    from rollout import output as out
+    from rollout.look import router_check
+
+    note = router_check(st, r, clock)  # heals an aborted run whose router disagrees
+    if note is not None:
+        out.warn(note)
+        r = find_run(st, name, state)
     views.show(view, output, r, clock.now(), holder_of(st, name))
     return EXIT_OK
 
