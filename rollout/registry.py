@@ -31,6 +31,7 @@ ROUTERS: dict[str, str] = {
     "http": "rollout.routers.http",
     "azure-apim": "rollout.routers.azure_apim",
     "azure-appconfig": "rollout.routers.azure_appconfig",
+    "litellm": "rollout.routers.litellm",
 }
 
 METRICS: dict[str, str] = {
@@ -180,12 +181,13 @@ if TYPE_CHECKING:
     # (`_: RouterModule = my_plugin`). Never executed: no provider is imported at run time.
     from rollout.deployments import azure_openai
     from rollout.metrics import azure_monitor, command, log_analytics, prometheus, simulated
-    from rollout.routers import azure_apim, azure_appconfig, file, http
+    from rollout.routers import azure_apim, azure_appconfig, file, http, litellm
 
     _file: RouterModule = file
     _http: RouterModule = http
     _apim: RouterModule = azure_apim
     _appconfig: RouterModule = azure_appconfig
+    _litellm: RouterModule = litellm
     _simulated: MetricsModule = simulated
     _prometheus: MetricsModule = prometheus
     _azure_monitor: MetricsModule = azure_monitor
