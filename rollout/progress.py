@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from rollout.records import Event, Run
+from rollout.views._format import iso
 from rollout.views.runs import describe
 
 
@@ -32,16 +33,9 @@ class Progress:
             self._status = None
 
     def event(self, e: Event) -> None:
-        stamp = e.at.strftime("%H:%M:%S")
-        if (
-            e.kind == "verdict"
-            and not self.tty
-            and e.data.get("status") == "pass"
-            and e.data.get("halt") is False
-        ):
-            text = f"{stamp}  gate   {e.message}"
-        else:
-            text = f"{stamp}  {e.kind:<6} {e.message}"
+        # The same line as `rollout history` prints: one word per kind ("verdict", never
+        # "gate" for some of them), ISO time in seconds (bakes cross midnight).
+        text = f"{iso(e.at)}  {e.kind:<8} {e.message}"
         if self.tty:
             from rollout.output import console
 

@@ -68,9 +68,11 @@ def pipe_closed() -> None:
     import os
     import sys
 
+    stream = sys.__stdout__  # the real one, under any wrapper (masking, capture)
     try:
+        fd = stream.fileno() if stream is not None else 1
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, fd)
         os.close(devnull)
-    except (OSError, ValueError):  # stdout is not a real file (tests capture it): nothing to do
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout: nothing to do
         pass
