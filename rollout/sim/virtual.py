@@ -149,6 +149,18 @@ def simulate_one(
     return Outcome(outcome, minutes, failed, cand_n, cand_e, excess, ticks)
 
 
+def read_recorded(
+    gate: Gate,
+    roles: dict[str, tuple[str, dict[str, str]]],
+    value: Any,
+    at: datetime,
+    stage: str,
+    weight: int,
+) -> Tick:
+    """simulate's tick from any `value(variant, role)` (a test feeds a recording through it)."""
+    return read_tick(gate, ("baseline", "candidate"), value, at=at, stage=stage, weight=weight)
+
+
 def _tick(
     gate: Gate,
     roles: dict[str, tuple[str, dict[str, str]]],
@@ -163,4 +175,4 @@ def _tick(
         name, labels = roles[role]
         return traffic.answer(name, labels, batches[variant])
 
-    return read_tick(gate, ("baseline", "candidate"), fetch, at=at, stage=stage, weight=weight)
+    return read_recorded(gate, roles, fetch, at, stage, weight)
