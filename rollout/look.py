@@ -9,12 +9,14 @@ it heals its own drift, and a look must not race it.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from rollout.clock import Clock
-from rollout.errors import RolloutError, StaleState
+from rollout.errors import RolloutError
 from rollout.records import Event, Phase, Run, Weights
 from rollout.state import StateStore
+from rollout.state.update import update
 
 TERMINAL = (Phase.ABORTED, Phase.ROLLED_BACK)
 
@@ -58,16 +60,10 @@ def _note(
         message=message,
         data={"observed": seen.model_dump(), "desired": expected.model_dump(), "by": "look"},
     )
-    for _ in range(5):
-        try:
-            st.commit(
-                run.model_copy(update={"verified": expected}), [ev], expected_revision=run.revision
-            )
-            return
-        except StaleState:
-            latest = st.load(run.name)
-            if latest is None:
-                return
-            run = latest
-        except RolloutError:
-            return
+    with contextlib.suppress(RolloutError):
+        update(
+            st,
+            run.name,
+            lambda latest: (latest.model_copy(update={"verified": expected}), [ev]),
+            what="record the re-asserted baseline",
+        )

@@ -29,7 +29,6 @@ from rollout.errors import (
     EXIT_UNRECORDED,
     InvalidInput,
     RolloutError,
-    StaleState,
     StateError,
     UnknownRollout,
 )
@@ -37,6 +36,7 @@ from rollout.records import Event, Phase, Plan, Run, Weights
 from rollout.runner import actor
 from rollout.state import StateStore
 from rollout.state._common import urgent
+from rollout.state.update import update as store_update
 from rollout.views import abort as view
 
 STORE_SECONDS = 3.0  # how long abort waits for a locked or unreachable store, each time
@@ -134,49 +134,45 @@ def _record(
     Returns (recorded, why not)."""
     base = Weights.all_baseline()
     why = f" ({reason})" if reason else ""
+
+    def record(run_: Run) -> tuple[Run, list[Event]]:
+        now = clock.now()
+        update: dict[str, object] = {"desired": base, "updated_at": now}
+        if restored:
+            update["verified"] = base
+        if run_.phase in (Phase.ABORTED, Phase.ROLLED_BACK):
+            msg = f"baseline {'restored and verified' if restored else 'NOT restored'} by {who}"
+            ev = Event(
+                kind="weights",
+                at=now,
+                actor=who,
+                message=msg,
+                data={"weights": base.model_dump(), "verified": restored},
+            )
+            return run_.model_copy(update=update), [ev]
+        update.update({"phase": Phase.ABORTED, "intents": (), "message": f"aborted by {who}{why}"})
+        outcome = "restored and verified" if restored else "could NOT be restored"
+        ev = Event(
+            kind="phase",
+            at=now,
+            actor=who,
+            message=f"aborted by {who}{why}: baseline {outcome}",
+            data={
+                "phase": Phase.ABORTED.value,
+                "reason": reason,
+                "weights": base.model_dump(),
+                "verified": restored,
+                "was": run_.phase.value,
+                "dropped_intents": [i.action for i in run_.intents],
+            },
+        )
+        return run_.model_copy(update=update), [ev]
+
     try:
         with urgent(STORE_SECONDS):
-            for _ in range(10):
-                run_ = st.load(name)
-                if run_ is None:
-                    return False, "the run vanished from the state store"
-                now = clock.now()
-                update: dict[str, object] = {"desired": base, "updated_at": now}
-                if restored:
-                    update["verified"] = base
-                if run_.phase in (Phase.ABORTED, Phase.ROLLED_BACK):
-                    msg = f"baseline {'restored and verified' if restored else 'NOT restored'} by {who}"
-                    ev = Event(
-                        kind="weights",
-                        at=now,
-                        actor=who,
-                        message=msg,
-                        data={"weights": base.model_dump(), "verified": restored},
-                    )
-                else:
-                    update.update(
-                        {"phase": Phase.ABORTED, "intents": (), "message": f"aborted by {who}{why}"}
-                    )
-                    ev = Event(
-                        kind="phase",
-                        at=now,
-                        actor=who,
-                        message=f"aborted by {who}{why}: baseline "
-                        + ("restored and verified" if restored else "could NOT be restored"),
-                        data={
-                            "phase": Phase.ABORTED.value,
-                            "reason": reason,
-                            "weights": base.model_dump(),
-                            "verified": restored,
-                            "was": run_.phase.value,
-                            "dropped_intents": [i.action for i in run_.intents],
-                        },
-                    )
-                try:
-                    st.commit(run_.model_copy(update=update), [ev], expected_revision=run_.revision)
-                    return True, None
-                except StaleState:
-                    continue
-            return False, "the run kept changing (10 tries)"
-    except StateError as exc:
+            done = store_update(st, name, record, what="record the abort")
+    except StateError as exc:  # StaleState after every try included
         return False, str(exc)
+    if done is None:
+        return False, "the run vanished from the state store"
+    return True, None

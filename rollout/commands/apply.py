@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,11 @@ from rollout.clock import Clock
 from rollout.commands._common import clock_or_system, load_plan
 from rollout.commands._common import store as open_state
 from rollout.engine import stage_end_index
-from rollout.errors import EXIT_OK, InvalidInput, RolloutError, StaleState
+from rollout.errors import EXIT_OK, InvalidInput, RolloutError
 from rollout.records import Event, Holder, Phase, Plan, Run, Weights
 from rollout.runner import ActFailed, Runner, actor, holder, new_run
 from rollout.state import StateStore
+from rollout.state.update import update
 from rollout.views import apply as view
 
 
@@ -133,18 +135,9 @@ def _record(
     st: StateStore, name: str, clock: Clock, message: str, *, kind: str, **data: Any
 ) -> None:
     """Append one event to the run (best effort: it must never stand in the way of traffic)."""
-    for _ in range(5):
-        latest = st.load(name)
-        if latest is None:
-            return
-        try:
-            ev = Event(kind=kind, at=clock.now(), actor=actor(), message=message, data=data)
-            st.commit(latest, [ev], expected_revision=latest.revision)
-            return
-        except StaleState:
-            continue
-        except RolloutError:
-            return
+    ev = Event(kind=kind, at=clock.now(), actor=actor(), message=message, data=data)
+    with contextlib.suppress(RolloutError):
+        update(st, name, lambda latest: (latest, [ev]), what=f"record the {kind}")
 
 
 def _start(
@@ -280,25 +273,23 @@ def _restore_old(st: StateStore, existing: Run, now: Any, extra: Any) -> None:
 
 
 def _approve_ahead(st: StateStore, run: Run, plan: Plan, now: Any) -> Run:
-    stages = tuple(s.name for s in plan.spec.stages if s.approval and s.name not in run.approved)
-    if not stages:
-        return run
-    for _ in range(5):
+    def approve(run: Run) -> tuple[Run, list[Event]] | None:
+        stages = [s.name for s in plan.spec.stages if s.approval and s.name not in run.approved]
+        if not stages:
+            return None
         ev = Event(
             kind="approval",
             at=now,
             actor=actor(),
             message=f"approved ahead with --approve: {', '.join(stages)}",
-            data={"stages": list(stages)},
+            data={"stages": stages},
         )
-        update: dict[str, Any] = {"approved": (*run.approved, *stages)}
+        change: dict[str, Any] = {"approved": (*run.approved, *stages)}
         if run.phase == Phase.AWAITING_APPROVAL:
-            update["phase"] = Phase.PROGRESSING
-        try:
-            return st.commit(run.model_copy(update=update), [ev], expected_revision=run.revision)
-        except StaleState:
-            run = st.load(plan.name) or run
-    return run
+            change["phase"] = Phase.PROGRESSING
+        return run.model_copy(update=change), [ev]
+
+    return update(st, plan.name, approve, what="record --approve") or run
 
 
 def _finish(

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from rollout import views
 from rollout.clock import Clock
-from rollout.commands._common import clock_or_system, find, find_run
-from rollout.errors import EXIT_OK, InvalidInput, StaleState
-from rollout.records import Event, Intent
+from rollout.commands._common import clock_or_system, find
+from rollout.errors import EXIT_OK, InvalidInput
+from rollout.records import Event, Intent, Run
+from rollout.state.update import update
 from rollout.views import control as view
 from rollout.views.control import WORDS
 
@@ -27,8 +28,8 @@ def run(
     clock = clock_or_system(clock)
     st, _ = find(state, name)
     who = actor()
-    for _ in range(10):
-        r = find_run(st, name, state)
+
+    def queue(r: Run) -> tuple[Run, list[Event]]:
         if r.phase.finished:
             raise InvalidInput(f"{name} is {r.phase.value}: nothing to {WORDS[action]}")
         now = clock.now()
@@ -38,18 +39,11 @@ def run(
             at=now,
             actor=who,
             message=f"{WORDS[action]} requested by {who}" + (f" ({reason})" if reason else ""),
-            data={"action": action, "reason": reason},
+            data={"action": action, "reason": reason, "queued_behind": len(r.intents)},
         )
-        try:
-            st.commit(
-                r.model_copy(update={"intents": (*r.intents, intent), "updated_at": now}),
-                [ev],
-                expected_revision=r.revision,
-            )
-        except StaleState:
-            continue
-        views.show(view, output, name, intent)
-        return EXIT_OK
-    raise StaleState(
-        f"could not record the {WORDS[action]} of {name}: the run keeps changing; try again"
-    )
+        return r.model_copy(update={"intents": (*r.intents, intent), "updated_at": now}), [ev]
+
+    done = update(st, name, queue, what=f"record the {WORDS[action]}")
+    assert done is not None and done.intents
+    views.show(view, output, name, done.intents[-1])
+    return EXIT_OK

@@ -32,7 +32,7 @@ def test_each_verb_records_its_intent(
     (message,) = _intents(ws)
     assert message.startswith(f"{word} requested by ") and message.endswith("(on call)")
     ev = next(e for e in ws.store().history("demo", limit=0) if e.kind == "intent")
-    assert ev.data == {"action": action, "reason": "on call"}
+    assert ev.data == {"action": action, "reason": "on call", "queued_behind": 0}
     assert ev.at == ws.clock.now()
 
 
