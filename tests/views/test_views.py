@@ -1,0 +1,98 @@
+"""Views as plain functions: pure renderers of a run, a pipe-safe sink, and the watch screen."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rollout import views
+from rollout.records import Holder, Weights
+from rollout.runner import new_run
+from rollout.views import runs, screen, status, watch
+from tests.helpers.plans import make_plan
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def a_run(**update: object):  # type: ignore[no-untyped-def]
+    run = new_run(make_plan(), T0)
+    return run.model_copy(update=update)
+
+
+def test_steps_are_numbered_as_rollout_plan_numbers_them() -> None:
+    run = a_run(step_index=0)
+    assert runs.data(run)["step"] == 0 and runs.data(run)["step_number"] == 1
+    total = len(run.plan.steps)
+    done = a_run(step_index=total)
+    assert runs.describe(done, T0).split(" · ")[1] == f"step {total}/{total}"
+
+
+def test_status_human_is_computed_from_what_it_is_given() -> None:
+    run = a_run(desired=Weights.of(5), updated_at=T0)
+    lines = status.human(run, T0 + timedelta(seconds=75), Holder(user="u", host="h", pid=1))
+    assert lines[0].startswith("demo (attempt 1): pending · step 1/")
+    assert "  being applied by u@h pid 1" in lines
+    assert lines[-1] == "  updated 2026-01-01T00:00:00+00:00 (1m15s ago)"
+    assert status.data(run, T0)["holder"] is None
+
+
+def test_a_closed_pipe_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[bool] = []
+
+    def broken(text: str = "", *, err: bool = False) -> None:
+        raise BrokenPipeError
+
+    monkeypatch.setattr("rollout.output.line", broken)
+    monkeypatch.setattr("rollout.output.emit_json", lambda *a, **k: broken())
+    monkeypatch.setattr(views, "pipe_closed", lambda: closed.append(True))
+    assert views.emit_lines(["a", "b"]) is False
+    assert views.emit_json("s/v1", {}) is False
+    assert views.show(status, "text", a_run(), T0) is False
+    assert closed == [True, True, True]
+
+
+def test_ndjson_is_one_compact_redacted_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert views.emit_ndjson("x/v1", {"a": 1, "token": "hunter2hunter2"}) is True
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and " " not in out.strip()
+    doc = json.loads(out)
+    assert doc["schema"] == "x/v1" and doc["a"] == 1 and doc["token"] != "hunter2hunter2"
+
+
+def test_the_screen_prints_a_frame_off_a_terminal_only_when_the_run_changed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = a_run()
+    with screen.Screen("text", tty=False) as s:
+        assert s.frame(watch, run, T0, None)
+        assert s.frame(watch, run, T0 + timedelta(seconds=2), None)  # same revision: nothing
+        assert s.frame(watch, run.model_copy(update={"revision": 1}), T0, None)
+        s.close(["done"])
+    out = capsys.readouterr().out
+    assert out.count("demo (attempt 1)") == 2 and out.endswith("done\n")
+
+
+def test_the_screen_redraws_in_place_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    con = Console(file=buf, force_terminal=True, width=100)
+    monkeypatch.setattr("rollout.output.console", lambda stderr=False: con)
+    run = a_run()
+    with screen.Screen("text", tty=True) as s:
+        s.frame(watch, run, T0, None)
+        s.frame(watch, run, T0 + timedelta(seconds=2), None)
+        s.close([])
+    text = buf.getvalue()
+    assert text.count("demo (attempt 1)") >= 2 and "\x1b[1A" in text  # cursor up: redrawn
+
+
+def test_the_screen_in_json_mode_writes_ndjson(capsys: pytest.CaptureFixture[str]) -> None:
+    with screen.Screen("json") as s:
+        s.frame(watch, a_run(), T0, None)
+        s.close(["not printed in JSON mode"])
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["schema"] == "rollout.watch/v1"
