@@ -45,15 +45,9 @@ def describe(run: Run, now: datetime) -> str:
         parts.append(f"stage {step.stage}")
     if run.desired is not None:
         parts.append(f"{run.desired.candidate}% candidate")
-    if (
-        not run.phase.finished
-        and step is not None
-        and step.kind == "analyze"
-        and run.step_started_at is not None
-        and step.duration
-    ):
-        left = step.duration * (1 + run.extensions) - (now - run.step_started_at).total_seconds()
-        parts.append(f"bake {format_duration(max(0, left))} left")
+    left = bake_left(run, now)
+    if left is not None:
+        parts.append(f"bake {format_duration(left)} left")
     verdicts = ", ".join(f"{g} {v.get('status')}" for g, v in run.verdicts.items())
     if verdicts:
         parts.append(f"gates: {verdicts}")
@@ -73,3 +67,29 @@ def summary(run: Run, now: datetime, *, until: str | None = None) -> list[str]:
             f"(or rollout promote {run.name})"
         )
     return lines
+
+
+def bake_left(run: Run, now: datetime) -> float | None:
+    """Seconds left in the current bake, or None when the run is not baking."""
+    step = current_step(run.plan, run)
+    if (
+        run.phase.finished
+        or step is None
+        or step.kind != "analyze"
+        or run.step_started_at is None
+        or not step.duration
+    ):
+        return None
+    left = step.duration * (1 + run.extensions) - (now - run.step_started_at).total_seconds()
+    return max(0.0, left)
+
+
+def to_full(run: Run, now: datetime) -> float | None:
+    """At least this many seconds to 100 %: the bake left now plus every later bake (approvals
+    wait for a person and are not counted). None once finished."""
+    if run.phase.finished:
+        return None
+    later = sum(
+        s.duration or 0 for s in run.plan.steps[run.step_index + 1 :] if s.kind == "analyze"
+    )
+    return (bake_left(run, now) or 0.0) + later

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rollout.durations import format_duration
 from rollout.records import Holder, Run
 from rollout.views import runs
 from rollout.views._format import iso, weights
@@ -21,6 +22,8 @@ SCHEMA = "rollout.watch/v1"
 def data(run: Run, now: datetime, holder: Holder | None = None) -> dict[str, Any]:
     return {
         **runs.data(run),
+        "bake_left_seconds": runs.bake_left(run, now),
+        "to_full_seconds": runs.to_full(run, now),
         "served": run.verified.model_dump() if run.verified is not None else None,
         "holder": str(holder) if holder is not None else None,
         "at": iso(now),
@@ -33,6 +36,10 @@ def human(run: Run, now: datetime, holder: Holder | None = None) -> list[str]:
     lines.append(f"  served  {weights(run.verified)}")
     for gate, v in run.verdicts.items():
         lines.append(f"  gate {gate}: {v.get('status')} — {v.get('summary')}")
+    left, full = runs.bake_left(run, now), runs.to_full(run, now)
+    if full is not None:
+        stage = f"{format_duration(left)} left in this bake; " if left is not None else ""
+        lines.append(f"  time    {stage}at least {format_duration(full)} to full")
     if run.message:
         lines.append(f"  {run.message}")
     if run.intent is not None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rollout import views
-from rollout.records import Holder, Weights
+from rollout.records import Holder, Phase, Weights
 from rollout.runner import new_run
 from rollout.views import runs, screen, status, watch
 from tests.helpers.plans import make_plan
@@ -96,3 +96,19 @@ def test_the_screen_in_json_mode_writes_ndjson(capsys: pytest.CaptureFixture[str
         s.close(["not printed in JSON mode"])
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["schema"] == "rollout.watch/v1"
+
+
+def test_watch_says_the_time_left_in_the_bake_and_to_full() -> None:
+    plan = make_plan()  # pilot 60 s, expansion 2 x 60 s, full: three bakes after the pilot's
+    first = next(i for i, s in enumerate(plan.steps) if s.kind == "analyze")
+    run = a_run(phase=Phase.PROGRESSING, step_index=first, step_started_at=T0)
+    now = T0 + timedelta(seconds=20)
+    assert runs.bake_left(run, now) == 40
+    later = sum(s.duration or 0 for s in plan.steps[first + 1 :] if s.kind == "analyze")
+    assert runs.to_full(run, now) == 40 + later
+    lines = watch.human(run, now, None)
+    assert any(ln.startswith("  time    40s left in this bake; at least ") for ln in lines)
+    doc = watch.data(run, now, None)
+    assert doc["bake_left_seconds"] == 40 and doc["to_full_seconds"] == 40 + later
+    done = a_run(phase=Phase.COMPLETED, step_index=len(plan.steps))
+    assert runs.to_full(done, now) is None and runs.bake_left(done, now) is None
