@@ -442,6 +442,29 @@ def retry(
     _call("retry", name=name, reason=reason, state=state, output=output.value)
 
 
+@app.command(
+    help=_help(
+        "Advance every active rollout (or the named ones) by what is due now, then exit: judge "
+        "the data since the last look, shift, roll back. For scheduled jobs (cron, CI, a "
+        "Kubernetes CronJob): hour-long bakes without hour-long processes, nothing unwatched "
+        "between jobs. Exit 0 (waiting is not a failure), 3 if a rollout was rolled back, 1 on "
+        "an error.",
+        "rollout reconcile",
+        "rollout reconcile support-bot --state postgresql://rollout@db/rollout -o json",
+    )
+)
+def reconcile(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[NAME]...", help="Rollouts to advance (default: every active one).",
+                       show_default=False),
+    ] = None,
+    state: State = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    _call("reconcile", names=names or [], state=state, output=output.value)
+
+
 class Format(StrEnum):
     markdown = "markdown"
     md = "md"

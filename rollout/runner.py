@@ -105,6 +105,7 @@ class Runner:
     on_tick: Callable[[Run, datetime], None] = lambda r, n: None
     lease: LeaseGuard | None = None
     store_patience: float = STORE_PATIENCE
+    once: bool = False  # reconcile: do what is due now, then return instead of sleeping
     max_loops: int | None = None  # a safety net for tests
     _loops: int = field(default=0, init=False)
     _last: Run | None = field(default=None, init=False)
@@ -149,6 +150,8 @@ class Runner:
                 return code
             if code is not None:
                 continue  # look once more: a finished run's router is checked before leaving
+            if self.once and (decision.wake_at is None or decision.wake_at > self.clock.now()):
+                return exit_code_for(run) or EXIT_OK  # nothing more is due: come back later
             if decision.wake_at is None:
                 self._sleep_until(run, self.clock.now().timestamp() + engine.POLL_SECONDS)
                 continue
