@@ -25,7 +25,8 @@ from rollout.records import Weights
 
 
 class DeploymentManager(Protocol):
-    # variant -> what was found or done (e.g. "gpt41-support: gpt-4.1 2025-04-14, GlobalStandard x50, created").
+    # variant -> what was found or done
+    # (e.g. "gpt41-support: gpt-4.1 2025-04-14, GlobalStandard x50, created").
     def preflight(self, weights: Weights) -> dict[str, str]: ...
 
     # Notes on what changed (capacity moves, skipped steps); [] when nothing was needed.

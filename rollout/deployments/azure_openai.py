@@ -122,7 +122,8 @@ class AzureOpenAIDeployments:
         self.names = {v: str((variants.get(v) or {}).get("target") or "") for v in VARIANTS}
         if missing := [v for v, n in self.names.items() if not n]:
             raise ProviderError(
-                f"deployments azure-openai: variants.{missing[0]}.target must name its deployment in account {config.account}"
+                f"deployments azure-openai: variants.{missing[0]}.target must name its deployment "
+                f"in account {config.account}"
             )
         self._skus: dict[tuple[str, str, str], Any] | None = (
             None  # (model, version, sku) -> ModelSku
@@ -164,11 +165,13 @@ class AzureOpenAIDeployments:
                 else:
                     hint = " (set create: true to create it)" if v == "candidate" else ""
                     raise ProviderError(
-                        f"deployment {self.names[v]!r} for the {v} not found in account {self.config.account}{hint}"
+                        f"deployment {self.names[v]!r} for the {v} not found in account "
+                        f"{self.config.account}{hint}"
                     )
             self._check_model(v, dep)
             out[v] = (
-                f"{self.names[v]}: {dep.properties.model.name} {dep.properties.model.version}, {dep.sku.name} x{dep.sku.capacity}{note}"
+                f"{self.names[v]}: {dep.properties.model.name} {dep.properties.model.version}, "
+                f"{dep.sku.name} x{dep.sku.capacity}{note}"
             )
         if self.config.capacity == "follow-weight":
             self._shortfall_check(
@@ -233,15 +236,18 @@ class AzureOpenAIDeployments:
         model, version = props.model.name, props.model.version
         if spec.get("model") and model != spec["model"]:
             raise ProviderError(
-                f"deployment {self.names[v]!r} ({v}) serves model {model!r}, the plan says {spec['model']!r}"
+                f"deployment {self.names[v]!r} ({v}) serves model {model!r}, the plan says "
+                f"{spec['model']!r}"
             )
         if spec.get("model_version") and version != spec["model_version"]:
             raise ProviderError(
-                f"deployment {self.names[v]!r} ({v}) serves {model} version {version!r}, the plan says {spec['model_version']!r}"
+                f"deployment {self.names[v]!r} ({v}) serves {model} version {version!r}, the plan "
+                f"says {spec['model_version']!r}"
             )
         if (props.provisioning_state or "Succeeded") != "Succeeded":
             raise ProviderError(
-                f"deployment {self.names[v]!r} ({v}) is {props.provisioning_state}, not Succeeded; wait for it or fix it in the portal"
+                f"deployment {self.names[v]!r} ({v}) is {props.provisioning_state}, not Succeeded; "
+                "wait for it or fix it in the portal"
             )
 
     def _want(self, v: str, weights: Weights, model: tuple[str, str, str] | None = None) -> int:
@@ -362,7 +368,8 @@ class AzureOpenAIDeployments:
         dep = self._deps.get(v) or self._get(v)
         if dep is None:
             raise ProviderError(
-                f"deployment {self.names[v]!r} ({v}) no longer exists in account {self.config.account}"
+                f"deployment {self.names[v]!r} ({v}) no longer exists in account "
+                f"{self.config.account}"
             )
         return dep
 

@@ -3,7 +3,8 @@ an Azure OpenAI account (`AzureOpenAIRequests`, `AzureOpenAITimeToResponse`, tok
 
     metrics:
       type: azure-monitor
-      resource_id: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<acct>
+      # /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<a>
+      resource_id: /subscriptions/.../accounts/aoai-prod
       interval: PT1M          # bucket size asked of Azure Monitor (ISO-8601, or FULL)
       lag: 2m                 # optional: read windows this much earlier (metrics arrive late)
 Credentials: azure-identity's DefaultAzureCredential (scope `<endpoint>/.default`).
@@ -19,7 +20,8 @@ Query syntax (one line; `{{ target }}` is already replaced by the variant's depl
     default N    the answer when Azure answered but has no data points (e.g. no errors at all)
 
     AzureOpenAIRequests:total where ModelDeploymentName = '{{ target }}'
-    AzureOpenAIRequests:total where ModelDeploymentName = '{{ target }}' and StatusCode in ('5*', '429') default 0
+    AzureOpenAIRequests:total where ModelDeploymentName = '{{ target }}'
+        and StatusCode in ('5*', '429') default 0        (one line, wrapped here)
     AzureOpenAITimeToResponse:average where ModelDeploymentName = '{{ target }}'
 
 Exact values go to `$filter` (`Dim eq 'v'`, several joined by `or`); a prefix makes Azure split
@@ -27,10 +29,11 @@ by the dimension (`Dim eq '*'`) and the series are matched here, ignoring case (
 dimension names in `metadatavalues`). A condition on `StatusCode` always splits, so the values
 Azure reports are seen: if none of them looks like an HTTP status code, `'5*'` and `'429'` would
 match nothing and `default 0` would pass the error gate silently, so that is an error instead
-(and `rollout check` looks at the last hour's values the same way). All buckets of all matching series are combined: total and
-count summed, average weighted by each bucket's count, minimum/maximum the extreme. Buckets with
-only a timestamp are empty; all empty means "no data" (or the `default`). Windows are floored to
-the interval grid so that consecutive windows read disjoint buckets (nothing counted twice).
+(and `rollout check` looks at the last hour's values the same way). All buckets of all matching
+series are combined: total and count summed, average weighted by each bucket's count,
+minimum/maximum the extreme. Buckets with only a timestamp are empty; all empty means "no data" (or
+the `default`). Windows are floored to the interval grid so that consecutive windows read disjoint
+buckets (nothing counted twice).
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ class Config(BaseModel):
         v = "/" + v.strip().strip("/")
         if not v.lower().startswith("/subscriptions/") or "/providers/" not in v.lower():
             raise ValueError(
-                "expected an ARM id like /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>"
+                "expected an ARM id like /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+                "Microsoft.CognitiveServices/accounts/<name>"
             )
         return v
 
@@ -144,7 +148,10 @@ def _odata(value: str) -> str:
 
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)|(?P<op>[(),:=])|(?P<word>[A-Za-z_][\w.\-/]*))"
+    r"\s*(?:(?P<str>'(?:[^']|'')*')"
+    r"|(?P<num>-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)"
+    r"|(?P<op>[(),:=])"
+    r"|(?P<word>[A-Za-z_][\w.\-/]*))"
 )
 _SYNTAX = "write METRIC:AGGREGATION [where Dim = 'v' [and Dim in ('a', 'b*')]] [default 0]"
 
@@ -191,7 +198,8 @@ def parse_query(text: str) -> Query:
     agg = _ALIASES.get(agg, agg)
     if agg not in AGGREGATIONS:
         raise InvalidInput(
-            f"azure-monitor query {text!r}: unknown aggregation {agg!r}; use one of {', '.join(AGGREGATIONS)}"
+            f"azure-monitor query {text!r}: unknown aggregation {agg!r}; use one of "
+            f"{', '.join(AGGREGATIONS)}"
         )
     conds: list[Cond] = []
     while accept("and" if conds else "where"):
@@ -249,10 +257,12 @@ class AzureMonitorSource:
             params["$filter"] = flt
             params["top"] = str(self.config.top)
         qs = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
-        return f"{self.config.endpoint}{self.config.resource_id}/providers/Microsoft.Insights/metrics?{qs}"
+        base = f"{self.config.endpoint}{self.config.resource_id}"
+        return f"{base}/providers/Microsoft.Insights/metrics?{qs}"
 
     def _fetch(self, q: Query, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """The timeseries of `q.metric`; ProviderError on any failure, including one inside a 200."""
+        """The timeseries of `q.metric`; ProviderError on any failure, including one inside a "
+        "200."""
         aggs = "average,count" if q.aggregation == "average" else q.aggregation
         what = f"Azure Monitor metric {q.metric}"
         resp = self.client.request("GET", self._url(q, start, end, aggs), what=what)
@@ -275,7 +285,8 @@ class AzureMonitorSource:
             code = m.get("errorCode") or "Success"
             if code != "Success":
                 raise ProviderError(
-                    f"{what}: Azure Monitor error {code}: {m.get('errorMessage') or 'no message'}{hint}"
+                    f"{what}: Azure Monitor error {code}: "
+                    f"{m.get('errorMessage') or 'no message'}{hint}"
                 )
             series = m.get("timeseries")
             if not isinstance(series, list):
@@ -335,7 +346,8 @@ def _selected(series: dict[str, Any], q: Query) -> bool:
         if got is None:
             if any(v.endswith("*") for v in c.values):
                 raise ProviderError(
-                    f"Azure Monitor did not split {q.metric} by {c.dimension}; is it a dimension of this metric?"
+                    f"Azure Monitor did not split {q.metric} by {c.dimension}; is it a dimension "
+                    "of this metric?"
                 )
             continue  # Azure applied the exact filter itself and did not echo the dimension
         if not c.matches(got):

@@ -4,7 +4,7 @@ Application Insights data: AppRequests, AppDependencies, custom tables ...).
     metrics:
       type: log-analytics
       workspace_id: 00000000-0000-0000-0000-000000000000   # the workspace's customer id (a GUID)
-      endpoint: https://api.loganalytics.io                  # sovereign clouds: api.loganalytics.us ...
+      endpoint: https://api.loganalytics.io   # sovereign clouds: api.loganalytics.us ...
       lag: 5m                   # read each window this much later: rows arrive late
       column: errors            # optional: which column to read when the query returns several
       allow_partial: false      # true: use partial results (with a warning) instead of failing
@@ -57,7 +57,8 @@ class Config(BaseModel):
         v = v.strip()
         if "/" in v or " " in v:
             raise ValueError(
-                "expected the workspace id (a GUID, 'Workspace ID' in the portal), not a name or ARM id"
+                "expected the workspace id (a GUID, 'Workspace ID' in the portal), not a name or "
+                "ARM id"
             )
         return v
 
@@ -144,7 +145,8 @@ class LogAnalyticsSource:
                 raise TypeError("columns/rows are not lists")
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise ProviderError(
-                f"{what}: unexpected response from Log Analytics ({type(exc).__name__}: {exc}): {resp.text[:200]!r}"
+                f"{what}: unexpected response from Log Analytics ({type(exc).__name__}: {exc}): "
+                f"{resp.text[:200]!r}"
             ) from exc
         if body.get("error"):
             problem = f"{what}: the query returned partial results: {describe_error(body['error'])}"
@@ -160,12 +162,14 @@ class LogAnalyticsSource:
         if self.config.column is not None:
             if self.config.column not in names:
                 raise ProviderError(
-                    f"Log Analytics: the result has no column {self.config.column!r}; it has {', '.join(names) or 'none'}"
+                    f"Log Analytics: the result has no column {self.config.column!r}; it has "
+                    f"{', '.join(names) or 'none'}"
                 )
             return names.index(self.config.column)
         if len(names) != 1:
             raise ProviderError(
-                f"Log Analytics: the query returned {len(names)} columns ({', '.join(names)}); end it with "
+                f"Log Analytics: the query returned {len(names)} columns ({', '.join(names)}); end "
+                "it with "
                 "`| project <one column>` or set `column:` in the metrics config"
             )
         return 0
@@ -192,7 +196,8 @@ class LogAnalyticsSource:
             raise NoData(f"Log Analytics: column {col.get('name')!r} is null")
         if ctype not in NUMERIC or isinstance(cell, bool):
             raise ProviderError(
-                f"Log Analytics: column {col.get('name')!r} is {ctype or 'untyped'}, not a number; convert it in KQL (toreal())"
+                f"Log Analytics: column {col.get('name')!r} is {ctype or 'untyped'}, not a number; "
+                "convert it in KQL (toreal())"
             )
         try:
             value = float(cell)  # the service may send numbers as JSON strings ("1.286")
@@ -209,7 +214,8 @@ class LogAnalyticsSource:
         table = self._run("print ok = 1", "PT5M")
         if not table["rows"]:
             raise ProviderError(
-                f"Log Analytics workspace {self.config.workspace_id}: `print ok = 1` returned no rows"
+                f"Log Analytics workspace {self.config.workspace_id}: `print ok = 1` returned no "
+                "rows"
             )
 
 

@@ -62,7 +62,8 @@ class ApimPoolRouter:
         c = config
         self.url = (
             f"https://management.azure.com/subscriptions/{c.subscription_id}/resourceGroups/"
-            f"{c.resource_group}/providers/Microsoft.ApiManagement/service/{c.service}/backends/{c.pool}"
+            f"{c.resource_group}/providers/Microsoft.ApiManagement/service/{c.service}/backends/"
+            f"{c.pool}"
         )
         self.what = f"APIM pool {c.service}/{c.pool}"
 

@@ -84,7 +84,8 @@ def test_preflight_checks_both_deployments_with_the_sdk_api_version() -> None:
     assert all(c.query == {"api-version": COGNITIVE_API} for c in arm.calls)
     assert (
         arm.calls[0].path
-        == "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/aoai-prod/deployments/gpt4o-support"
+        == "/subscriptions/sub-1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/"
+        "aoai-prod/deployments/gpt4o-support"
     )
 
 
@@ -121,7 +122,8 @@ def test_create_if_missing_waits_for_the_lro() -> None:
 def test_missing_candidate_without_create_says_how_to_fix_it() -> None:
     with pytest.raises(
         ProviderError,
-        match=r"'gpt41-support' for the candidate not found in account aoai-prod \(set create: true",
+        match=r"'gpt41-support' for the candidate not found in account aoai-prod "
+        r"\(set create: true",
     ):
         make(fake_arm(candidate=False)).preflight(Weights.of(5))
 
@@ -145,7 +147,8 @@ def test_failed_lro_surfaces_azures_code_and_message() -> None:
         make(arm, create=True, sku={"capacity": 30}).preflight(Weights.of(5))
     assert err.value.code == "InsufficientQuota"
     assert str(err.value).startswith(
-        "create deployment gpt41-support (account aoai-prod): the operation failed: InsufficientQuota: This operation require 30 new capacity"
+        "create deployment gpt41-support (account aoai-prod): the operation failed: "
+        "InsufficientQuota: This operation require 30 new capacity"
     )
     assert err.value.request_id and err.value.request_id.startswith("req-")
 

@@ -1,5 +1,6 @@
 """An in-memory Azure Resource Manager for tests: Cognitive Services deployments, usages and
-models, and API Management backends. Shapes follow shared/reference/azure-api-shapes.md §1, §3, §7.
+models, and API Management backends. Shapes follow shared/reference/azure-api-shapes.md §1, §3,
+§7.
 
 One core (`FakeArm.handle`) serves two front ends:
   * `FakeArm.adapter()`  - a requests BaseAdapter, so the REAL azure-mgmt-cognitiveservices SDK
@@ -167,7 +168,8 @@ class FakeArm:
         }
 
     def backend_id(self, service: str, backend: str) -> str:
-        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}{APIM}{service}/backends/{backend}"
+        rg = f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+        return f"{rg}{APIM}{service}/backends/{backend}"
 
     def add_backend(
         self, service: str, backend: str, url: str, breaker: dict[str, Any] | None = None
@@ -415,7 +417,8 @@ class FakeArm:
             return (
                 201,
                 {
-                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}",
+                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}"
+                    f"?api-version={COGNITIVE_API}",
                     "Retry-After": "0",
                 },
                 new,
@@ -444,7 +447,8 @@ class FakeArm:
             return (
                 202,
                 {
-                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}",
+                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}"
+                    f"?api-version={COGNITIVE_API}",
                     "Retry-After": "0",
                 },
                 None,
@@ -457,7 +461,8 @@ class FakeArm:
             return (
                 202,
                 {
-                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}?api-version={COGNITIVE_API}",
+                    "Azure-AsyncOperation": f"{HOST}/fake/operations/{op}"
+                    f"?api-version={COGNITIVE_API}",
                     "Retry-After": "0",
                 },
                 None,
@@ -572,7 +577,8 @@ class FakeArm:
             return "pool.services needs at least one item"
         for s in services:
             if set(s) - {"id", "weight", "priority"}:
-                return f"unknown BackendPoolItem fields {sorted(set(s) - {'id', 'weight', 'priority'})}"
+                extra = sorted(set(s) - {"id", "weight", "priority"})
+                return f"unknown BackendPoolItem fields {extra}"
             member = next(
                 (v for k, v in self.backends.items() if k.lower() == str(s.get("id", "")).lower()),
                 None,
@@ -623,7 +629,8 @@ def _check_breaker(cb: Any) -> str | None:
 
 def _check_deployment(body: Any) -> str | None:
     if not isinstance(body, dict) or set(body) - {"sku", "properties", "tags"}:
-        return f"unexpected Deployment fields: {sorted(set(body or {}) - {'sku', 'properties', 'tags'})}"
+        extra = sorted(set(body or {}) - {"sku", "properties", "tags"})
+        return f"unexpected Deployment fields: {extra}"
     if not (body.get("sku") or {}).get("name"):
         return "sku.name is required"
     model = (body.get("properties") or {}).get("model") or {}
@@ -673,7 +680,7 @@ def _make_adapter_class() -> type:
 
 
 def json_adapter(handle: Handle) -> Any:
-    # The class is made on first use so that importing this module needs neither requests nor urllib3.
+    # The class is made on first use: importing this module needs neither requests nor urllib3.
     return _make_adapter_class()(handle)
 
 

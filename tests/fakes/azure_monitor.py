@@ -166,7 +166,8 @@ class FakeAzureMonitor:
             return _error(
                 400,
                 "InvalidApiVersionParameter",
-                f"The api-version '{p['api-version']}' is invalid. The supported versions are '{API_VERSION}'.",
+                f"The api-version '{p['api-version']}' is invalid. The supported versions are "
+                f"'{API_VERSION}'.",
             )
         want = f"/{self.resource_id.strip('/')}/providers/Microsoft.Insights/metrics".lower()
         if request.method != "GET" or request.url.path.lower() != want:
@@ -204,16 +205,20 @@ class FakeAzureMonitor:
             known = next((k for k in METRICS if k.lower() == name.lower()), None)
             if known is None:
                 raise _BadRequest(
-                    f"Failed to find metric configuration for provider: Microsoft.CognitiveServices, resource Type: accounts, metric: {name}, Valid metrics: {', '.join(METRICS)}"
+                    "Failed to find metric configuration for provider: "
+                    f"Microsoft.CognitiveServices, resource Type: accounts, metric: {name}, Valid "
+                    f"metrics: {', '.join(METRICS)}"
                 )
             unit, localized, dims = METRICS[known]
             unknown = [d for d, _ in clauses if d.lower() not in {x.lower() for x in dims}]
             if unknown:
                 raise _BadRequest(
-                    f"Metric: {known} does not support requested dimension combination: {', '.join(unknown)}"
+                    f"Metric: {known} does not support requested dimension combination: "
+                    f"{', '.join(unknown)}"
                 )
             entry: dict[str, Any] = {
-                "id": f"/{self.resource_id.strip('/')}/providers/Microsoft.Insights/metrics/{known}",
+                "id": f"/{self.resource_id.strip('/')}/providers/Microsoft.Insights/metrics/"
+                f"{known}",
                 "type": "Microsoft.Insights/metrics",
                 "name": {"value": known, "localizedValue": localized},
                 "unit": unit,

@@ -128,7 +128,8 @@ class FakeLiteLLM:
                 500,
                 json={
                     "detail": {
-                        "error": "DB not connected. See https://docs.litellm.ai/docs/proxy/virtual_keys"
+                        "error": "DB not connected. See "
+                        "https://docs.litellm.ai/docs/proxy/virtual_keys"
                     }
                 },
             )

@@ -109,7 +109,10 @@ def test_exact_values_go_to_the_filter_with_or(env: Env) -> None:
 
 
 def test_status_code_is_always_split_so_its_values_are_seen(env: Env) -> None:
-    q = "AzureOpenAIRequests:total where ModelDeploymentName = 'canary' and StatusCode in ('429', '503')"
+    q = (
+        "AzureOpenAIRequests:total where ModelDeploymentName = 'canary' "
+        "and StatusCode in ('429', '503')"
+    )
     assert env.source.query(q, WIN) == 5
     assert env.fake.params["$filter"] == "ModelDeploymentName eq 'canary' and StatusCode eq '*'"
 
@@ -195,7 +198,10 @@ def test_average_is_weighted_by_count_across_series() -> None:
         ModelDeploymentName="canary",
         StatusCode="500",
     )
-    q = "AzureOpenAITimeToResponse:average where ModelDeploymentName = 'canary' and StatusCode = '*'"
+    q = (
+        "AzureOpenAITimeToResponse:average where ModelDeploymentName = 'canary' "
+        "and StatusCode = '*'"
+    )
     assert e.source.query(q, WIN) == pytest.approx(190.0)  # (9*100 + 1000) / 10, not (100+1000)/2
     assert e.fake.params["aggregation"] == "average,count"
     assert e.source.query(q.replace(":average", ":maximum"), WIN) == 1000.0
@@ -250,7 +256,8 @@ def test_unknown_dimension_is_a_clear_error(env: Env) -> None:
         b'{"value": [{"name": {"value": "AzureOpenAIRequests"}, "timeseries": ["x", 1]}]}',
         b'{"value": 3}',
         b'{"nothing": []}',
-        b'{"value": [{"name": {"value": "AzureOpenAIRequests"}, "errorCode": "Success", "timeseries": [{"data": [{"timeStamp": "x", "total": "lots"}]}]}]}',
+        b'{"value": [{"name": {"value": "AzureOpenAIRequests"}, "errorCode": "Success", '
+        b'"timeseries": [{"data": [{"timeStamp": "x", "total": "lots"}]}]}]}',
     ],
 )
 def test_garbage_response_is_a_provider_error(env: Env, body: bytes) -> None:

@@ -165,7 +165,8 @@ def test_unknown_workspace_and_bad_auth() -> None:
         b"[]",
         b'{"tables": []}',
         b'{"tables": [{"name": "PrimaryResult"}]}',
-        b'{"tables": [{"name": "PrimaryResult", "columns": [{"name": "c", "type": "long"}], "rows": [["many"]]}]}',
+        b'{"tables": [{"name": "PrimaryResult", "columns": [{"name": "c", "type": "long"}], '
+        b'"rows": [["many"]]}]}',
     ],
 )
 def test_garbage_response_is_a_provider_error(env: Env, body: bytes) -> None:
@@ -222,7 +223,8 @@ def test_config_rejects_an_arm_id_and_unknown_keys() -> None:
 
     with pytest.raises(ValidationError, match="workspace id"):
         Config(
-            workspace_id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w"
+            workspace_id="/subscriptions/x/resourceGroups/rg/providers/"
+            "Microsoft.OperationalInsights/workspaces/w"
         )
     with pytest.raises(ValidationError):
         Config(workspace_id=WS, colunm="x")  # type: ignore[call-arg]

@@ -228,8 +228,10 @@ def test_config_rejects_unknown_options() -> None:
 
 def test_importing_the_router_imports_no_azure_module() -> None:
     code = (
-        "import sys, rollout.routers.azure_apim, rollout.routers.azure_appconfig, rollout.deployments.azure_openai, rollout.cli;"
-        "bad = [m for m in sys.modules if m == 'azure' or m.startswith('azure.')]; print(bad); sys.exit(1 if bad else 0)"
+        "import sys, rollout.routers.azure_apim, rollout.routers.azure_appconfig, "
+        "rollout.deployments.azure_openai, rollout.cli;"
+        "bad = [m for m in sys.modules if m == 'azure' or m.startswith('azure.')]; print(bad); "
+        "sys.exit(1 if bad else 0)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2]
