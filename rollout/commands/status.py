@@ -75,7 +75,7 @@ def follow(name: str, state: str | None, output: str, timeout: float | None, clo
             if code is None and deadline is not None and now.timestamp() >= deadline:
                 code, why = EXIT_WAITING, f"still {r.phase.value} after --timeout"
             if code is not None:
-                screen.close(view.outcome(r, code, why))
+                screen.close(view, r, code, why)
                 return code
             clock.sleep(POLL)
 

@@ -47,10 +47,13 @@ class Screen:
             return views.emit_ndjson(view.SCHEMA, view.data(run, *args))
         return views.emit_lines([*([] if first else [""]), *view.human(run, *args)])
 
-    def close(self, lines: list[str]) -> None:
+    def close(self, view: ModuleType, run: Any, code: int, reason: str) -> None:
+        """The last word: the outcome line (or, with `-o json`, the outcome document)."""
         self._stop()
-        if not self.json:
-            views.emit_lines(lines)
+        if self.json:
+            views.emit_ndjson(view.OUTCOME_SCHEMA, view.outcome_data(run, code, reason))
+        else:
+            views.emit_lines(view.outcome(run, code, reason))
 
     def _stop(self) -> None:
         if self._live is not None:

@@ -50,3 +50,11 @@ def human(run: Run, now: datetime, holder: Holder | None = None) -> list[str]:
 
 def outcome(run: Run, code: int, reason: str) -> list[str]:
     return [f"{run.name}: {reason} (exit {code})"]
+
+
+OUTCOME_SCHEMA = "rollout.watch.outcome/v1"
+
+
+def outcome_data(run: Run, code: int, reason: str) -> dict[str, Any]:
+    """The last NDJSON line: why the watch ended and the exit code it ends with."""
+    return {"name": run.name, "phase": run.phase.value, "exit_code": code, "reason": reason}

@@ -95,9 +95,10 @@ def test_watch_json_is_ndjson(ws: Workspace) -> None:
     res = ws.cli("status", "demo", "--watch", "-o", "json")
     assert res.code == 0
     docs = [json.loads(line) for line in res.out.splitlines()]
-    assert len(docs) == 1
+    assert len(docs) == 2
     assert docs[0]["schema"] == "rollout.watch/v1" and docs[0]["phase"] == "completed"
     assert docs[0]["served"] == {"baseline": 0, "candidate": 100}
+    assert docs[1]["schema"] == "rollout.watch.outcome/v1" and docs[1]["exit_code"] == 0
 
 
 def test_a_bad_timeout_is_a_usage_error(ws: Workspace) -> None:

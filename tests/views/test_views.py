@@ -70,9 +70,9 @@ def test_the_screen_prints_a_frame_off_a_terminal_only_when_the_run_changed(
         assert s.frame(watch, run, T0, None)
         assert s.frame(watch, run, T0 + timedelta(seconds=2), None)  # same revision: nothing
         assert s.frame(watch, run.model_copy(update={"revision": 1}), T0, None)
-        s.close(["done"])
+        s.close(watch, run, 0, "completed")
     out = capsys.readouterr().out
-    assert out.count("demo (attempt 1)") == 2 and out.endswith("done\n")
+    assert out.count("demo (attempt 1)") == 2 and out.endswith("demo: completed (exit 0)\n")
 
 
 def test_the_screen_redraws_in_place_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,7 +85,7 @@ def test_the_screen_redraws_in_place_on_a_terminal(monkeypatch: pytest.MonkeyPat
     with screen.Screen("text", tty=True) as s:
         s.frame(watch, run, T0, None)
         s.frame(watch, run, T0 + timedelta(seconds=2), None)
-        s.close([])
+        s.close(watch, run, 5, "waiting")
     text = buf.getvalue()
     assert text.count("demo (attempt 1)") >= 2 and "\x1b[1A" in text  # cursor up: redrawn
 
@@ -93,9 +93,16 @@ def test_the_screen_redraws_in_place_on_a_terminal(monkeypatch: pytest.MonkeyPat
 def test_the_screen_in_json_mode_writes_ndjson(capsys: pytest.CaptureFixture[str]) -> None:
     with screen.Screen("json") as s:
         s.frame(watch, a_run(), T0, None)
-        s.close(["not printed in JSON mode"])
-    (line,) = capsys.readouterr().out.splitlines()
-    assert json.loads(line)["schema"] == "rollout.watch/v1"
+        s.close(watch, a_run(), 5, "waiting")
+    frame, last = (json.loads(ln) for ln in capsys.readouterr().out.splitlines())
+    assert frame["schema"] == "rollout.watch/v1"
+    assert last == {
+        "schema": "rollout.watch.outcome/v1",
+        "name": "demo",
+        "phase": "pending",
+        "exit_code": 5,
+        "reason": "waiting",
+    }
 
 
 def test_watch_says_the_time_left_in_the_bake_and_to_full() -> None:
