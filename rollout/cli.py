@@ -456,8 +456,11 @@ def retry(
 def reconcile(
     names: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[NAME]...", help="Rollouts to advance (default: every active one).",
-                       show_default=False),
+        typer.Argument(
+            metavar="[NAME]...",
+            help="Rollouts to advance (default: every active one).",
+            show_default=False,
+        ),
     ] = None,
     state: State = None,
     output: OutputOpt = Output.text,

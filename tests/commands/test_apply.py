@@ -94,8 +94,11 @@ def test_a_compatible_edit_continues_in_place_with_the_evidence_kept(ws: Workspa
     assert run.attempt == 1 and run.phase == Phase.COMPLETED  # same attempt, no restart
     assert "continuing in place" in res.out and "bake: 120 -> 180" in res.out
     assert run.gates["error-rate"]["ticks"] > before.gates["error-rate"]["ticks"]
-    shifts = [e.data["weights"]["candidate"] for e in ws.store().history("demo", limit=0)
-              if e.kind == "weights" and "weights" in e.data]
+    shifts = [
+        e.data["weights"]["candidate"]
+        for e in ws.store().history("demo", limit=0)
+        if e.kind == "weights" and "weights" in e.data
+    ]
     assert shifts == sorted(shifts)  # never backwards: 5, 50, 100
 
 
