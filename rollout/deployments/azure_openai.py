@@ -67,6 +67,9 @@ class Config(BaseModel):
     ] = Field(default_factory=Finalize)
     rai_policy: str | None = None  # raiPolicyName for a created deployment
     location: str | None = None  # the account's region (default: read from the account)
+    # Set the baseline's versionUpgradeOption to NoAutoUpgrade in preflight, so Azure does not
+    # move it to a new model version while the candidate is being canaried (see azure/upgrades).
+    pin_baseline: bool = False
     # The quota usage each variant's SKU draws on, when the region's catalogue names none.
     quota_usage: dict[Literal["baseline", "candidate"], str] = Field(default_factory=dict)
     version_upgrade: Literal[
@@ -169,6 +172,8 @@ class AzureOpenAIDeployments:
                         f"{self.config.account}{hint}"
                     )
             self._check_model(v, dep)
+            if v == "baseline" and self.config.pin_baseline:
+                note += self._pin(v, dep)
             out[v] = (
                 f"{self.names[v]}: {dep.properties.model.name} {dep.properties.model.version}, "
                 f"{dep.sku.name} x{dep.sku.capacity}{note}"
@@ -397,6 +402,20 @@ class AzureOpenAIDeployments:
             f"create deployment {name}",
             lambda: self.client.deployments.begin_create_or_update(rg, acct, name, body).result(),
         )
+
+    def _pin(self, v: str, dep: Any) -> str:
+        """PUT the deployment back as it is, with versionUpgradeOption NoAutoUpgrade (PATCH
+        cannot change it). Returns the note for preflight's summary."""
+        if dep.properties.version_upgrade_option == "NoAutoUpgrade":
+            return ", pinned"
+        dep.properties.version_upgrade_option = "NoAutoUpgrade"
+        rg, acct, name = self.config.resource_group, self.config.account, self.names[v]
+        self._call(
+            f"pin deployment {name} (versionUpgradeOption NoAutoUpgrade)",
+            lambda: self.client.deployments.begin_create_or_update(rg, acct, name, dep).result(),
+        )
+        self._deps.pop(v, None)
+        return ", pinned now (was auto-upgrading)"
 
     def _key(self, v: str) -> tuple[str, str, str]:
         d = self._dep(v)

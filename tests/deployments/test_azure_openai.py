@@ -47,7 +47,11 @@ class RecordingTransport(RequestsTransport):
 
 
 def make(
-    arm: FakeArm, slept: list[float] | None = None, clock: FakeClock | None = None, **opts: Any
+    arm: FakeArm,
+    slept: list[float] | None = None,
+    clock: FakeClock | None = None,
+    variants: dict[str, dict[str, Any]] | None = None,
+    **opts: Any,
 ) -> Any:
     extra: dict[str, Any] = {
         "azure_credential": FakeCredential(),
@@ -57,7 +61,7 @@ def make(
     if clock is not None:
         extra["clock"] = clock
     ctx = registry.BuildContext(
-        plan_dir=Path("."), variants=VARIANTS, plan_name="support-bot", extra=extra
+        plan_dir=Path("."), variants=variants or VARIANTS, plan_name="support-bot", extra=extra
     )
     spec = {
         "type": "azure-openai",

@@ -128,9 +128,13 @@ class FakeArm:
         minimum: int = 1,
         step: int = 1,
         maximum: int = 1000,
+        **lifecycle: Any,
     ) -> None:
         """A model in the region's catalogue (ListLocationModels shape). Provisioned SKUs have
-        a minimum and a step (e.g. 50 and 50 PTU); usage_name None is a SKU naming no usage."""
+        a minimum and a step (e.g. 50 and 50 PTU); usage_name None is a SKU naming no usage.
+        `lifecycle` adds AccountModel fields as the spec names them (isDefaultVersion,
+        deprecation {inference, deprecationStatus}, lifecycleStatus, replacementConfig
+        {targetModelName, targetModelVersion, autoUpgradeStartDate, ...})."""
         model_sku: dict[str, Any] = {
             "name": sku,
             "capacity": {"default": minimum, "minimum": minimum, "maximum": maximum, "step": step},
@@ -144,6 +148,7 @@ class FakeArm:
                 "version": version,
                 "maxCapacity": maximum,
                 "skus": [model_sku],
+                **lifecycle,
             }
         )
 
@@ -155,6 +160,7 @@ class FakeArm:
         version: str,
         sku: str = "GlobalStandard",
         capacity: int = 10,
+        upgrade: str | None = None,
     ) -> None:
         self.deployments[name] = {
             "id": f"{self.account_path(account)}/deployments/{name}",
@@ -166,6 +172,8 @@ class FakeArm:
                 "provisioningState": "Succeeded",
             },
         }
+        if upgrade is not None:  # versionUpgradeOption
+            self.deployments[name]["properties"]["versionUpgradeOption"] = upgrade
 
     def backend_id(self, service: str, backend: str) -> str:
         rg = f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
