@@ -18,9 +18,20 @@ A key's bucket never changes while the rollout does, so a key on the candidate a
 flips back and forth. The rollout name salts the hash: the pilot users of two rollouts differ.
 
 Reloads: `choose` looks at the file's stat (mtime, size, inode) at most every `check_interval`
-seconds and re-reads it when that changed. A missing, unreadable or half-written file keeps
-the last good routes (and is looked at again next interval); with no file ever seen, every
-request goes to the baseline. Only the standard library: apps import this.
+seconds and re-reads it when that changed.
+
+What the app gets when the file is not usable (the contract; `last_error` says why, for logs):
+
+* **missing** (never written, or deleted): every request goes to the **baseline** — the same
+  reading as the `file` router's get_weights, which reads a missing file as 100 % baseline, so
+  the tool and the app agree on what is served. The baseline target of the last good routes is
+  kept (a deleted file does not make the app call a placeholder name).
+* **unusable** (unreadable, half written, not JSON, not rollout.routes/v1, larger than
+  `max_bytes` (1 MiB), nested deeper than MAX_DEPTH): the **last good routes** are kept and the
+  file is looked at again next interval; the router reports such a file as an error.
+
+`choose()` never raises: whatever happens while reloading is caught and put in `last_error`.
+Only the standard library: apps import this.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import hashlib
 import json
 import os
 import random
+import stat
 import struct
 import threading
 import time
@@ -38,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "rollout.routes/v1"
+MAX_BYTES = 1024 * 1024  # a routes file is a few hundred bytes; a larger one is not read
+MAX_DEPTH = 16  # rollout writes depth 3
 BUCKETS = 10_000  # 0.01 % resolution; a weight of w percent is w * 100 buckets
 _FIRST_8 = struct.Struct(">Q").unpack_from  # the same as int.from_bytes(d[:8], "big"), faster
 _sha256 = hashlib.sha256
@@ -69,6 +83,40 @@ class _Table:
 def bucket(rollout: str, key: str) -> int:
     """The key's bucket in [0, 10000): stable across processes, machines and Python versions."""
     return int(_FIRST_8(_sha256(f"{rollout}\n{key}".encode()).digest())[0] % BUCKETS)
+
+
+_KEEP = b'"\\[]{}'
+_DROP = bytes(c for c in range(256) if c not in _KEEP)
+
+
+def loads(raw: bytes) -> Any:
+    """JSON with a nesting cap; ValueError (never RecursionError) for what cannot be used.
+
+    The depth is measured before parsing on the bytes that matter for it (quotes, backslashes,
+    brackets; everything else dropped in C), so a file of 100,000 `[` costs microseconds.
+    """
+    depth = 0
+    in_string = escaped = False
+    for ch in raw.translate(None, _DROP):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == 0x5C:  # backslash
+                escaped = True
+            elif ch == 0x22:  # quote
+                in_string = False
+        elif ch == 0x22:
+            in_string = True
+        elif ch in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        elif ch in (0x5D, 0x7D):
+            depth -= 1
+    try:
+        return json.loads(raw)
+    except RecursionError:  # not reachable past the scan; kept so that nothing else escapes
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
 
 
 def parse(data: Any) -> _Table:
@@ -118,7 +166,7 @@ class Routes:
 
     rollout: salt for the hash (default: the name in the file); check_interval: seconds between
     stats of the file; clock/rand: injectable time.monotonic / random.random; baseline_target:
-    what to call while no routes file has ever been read.
+    what to call while no routes file has ever been read; max_bytes: the largest file read.
     """
 
     def __init__(
@@ -130,10 +178,12 @@ class Routes:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
         baseline_target: str = "baseline",
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self.path = Path(path)
         self._fspath = os.fspath(self.path)  # os.stat on a str skips Path's conversion per check
         self.check_interval = check_interval
+        self.max_bytes = max_bytes
         self._clock = clock
         self._rand = rand
         self._lock = (
@@ -152,17 +202,26 @@ class Routes:
 
     # -- the hot path -------------------------------------------------------------------------
     def choose(self, key: str | None = None) -> Choice:
-        """The variant for `key` (sticky), or a weighted random one when key is None."""
-        if self._clock() >= self._next_check:
-            self.reload()
+        """The variant for `key` (sticky), or a weighted random one when key is None.
+
+        Never raises: a failure anywhere (the file, the clock, the key) serves the current
+        table's choice, or the baseline, and is recorded in `last_error`.
+        """
         t = self._table
-        if t.candidate_buckets == 0:
+        try:
+            if self._clock() >= self._next_check:
+                self.reload()
+                t = self._table
+            if t.candidate_buckets == 0:
+                return t.baseline
+            if key is None:
+                b = int(self._rand() * BUCKETS)
+            else:
+                b = bucket(self._salt if self._salt is not None else t.rollout, str(key))
+            return t.candidate if b < t.candidate_buckets else t.baseline
+        except Exception as exc:  # the app must never pay for a routing problem
+            self.last_error = f"choose: {type(exc).__name__}: {exc}"
             return t.baseline
-        if key is None:
-            b = int(self._rand() * BUCKETS)
-        else:
-            b = bucket(self._salt if self._salt is not None else t.rollout, key)
-        return t.candidate if b < t.candidate_buckets else t.baseline
 
     # -- what the app may want to log or show ---------------------------------------------------
     @property
@@ -182,23 +241,53 @@ class Routes:
         if not self._lock.acquire(blocking=False):
             return False  # another thread is reading it right now; use the current table
         try:
-            self._next_check = self._clock() + self.check_interval
-            try:
-                st = os.stat(self._fspath)
-            except OSError:
-                return False  # missing: keep the last good routes
-            sig = (st.st_mtime_ns, st.st_size, st.st_ino)
-            if sig == self._sig and not force:
-                return False
-            try:
-                with open(self._fspath, "rb") as f:
-                    table = parse(json.loads(f.read()))
-            except (OSError, ValueError) as exc:
-                # Half written or corrupt: keep the last good routes; the stat is not recorded,
-                # so the next check reads it again.
-                self.last_error = f"{self.path}: {exc}"
-                return False
-            self._table, self._sig, self.last_error = table, sig, None
-            return True
+            return self._reload(force)
+        except Exception as exc:  # never into the app: keep what we have, say why
+            self.last_error = f"{self.path}: {type(exc).__name__}: {exc}"
+            return False
         finally:
             self._lock.release()
+
+    def _reload(self, force: bool) -> bool:
+        self._next_check = self._clock() + self.check_interval
+        try:
+            st = os.stat(self._fspath)
+        except FileNotFoundError:
+            return self._missing()
+        except OSError as exc:
+            self.last_error = f"{self.path}: cannot stat: {exc.strerror or exc}"
+            return False
+        sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if sig == self._sig and not force:
+            return False
+        try:
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block the app in open()
+                raise ValueError("not a regular file")
+            if st.st_size > self.max_bytes:
+                raise ValueError(
+                    f"{st.st_size:,} bytes; routes files are at most {self.max_bytes:,}"
+                )
+            fd = os.open(self._fspath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as f:
+                raw = f.read(self.max_bytes + 1)
+            if len(raw) > self.max_bytes:
+                raise ValueError(f"larger than {self.max_bytes:,} bytes")
+            table = parse(loads(raw))
+        except (OSError, ValueError) as exc:
+            # Half written or corrupt: keep the last good routes; the stat is not recorded,
+            # so the next check reads it again.
+            self.last_error = f"{self.path}: {exc}"
+            return False
+        self._table, self._sig, self.last_error = table, sig, None
+        return True
+
+    def _missing(self) -> bool:
+        """No file: everyone on the baseline (as the router reads it), under the last good
+        baseline target; True when that changed what is served."""
+        self.last_error = f"{self.path}: missing; serving the baseline"
+        t = self._table
+        if t.candidate_buckets == 0:
+            return False
+        self._table = _Table(t.rollout, t.revision, 0, t.baseline, t.candidate)
+        self._sig = None  # a file written again is read again
+        return True

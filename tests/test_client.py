@@ -201,12 +201,81 @@ def test_survives_a_corrupt_file(router: FileRouter, clock: Clock, bad: str) -> 
     assert routes.weights["candidate"] == 50 and routes.last_error is None
 
 
-def test_survives_a_deleted_file(router: FileRouter, clock: Clock) -> None:
+def test_a_deleted_file_means_baseline_as_the_router_reads_it(
+    router: FileRouter, clock: Clock
+) -> None:
     router.set_weights(Weights.of(25))
     routes = Routes(router.path, clock=clock)
+    assert on_candidate(routes, KEYS[:2000])
     router.path.unlink()
     clock.t += 1
-    assert routes.weights["candidate"] == 25
+    assert on_candidate(routes, KEYS[:2000]) == set()  # everyone on the baseline...
+    assert routes.choose("k") == Choice("baseline", "gpt4o", "gpt-4o", None, None)  # by name
+    assert routes.last_error is not None and "missing" in routes.last_error  # ...and said why
+    assert router.get_weights() == Weights.all_baseline()  # what the tool reads: the same
+    router.set_weights(Weights.of(50))  # written again: taken at the next check
+    clock.t += 1
+    assert routes.choose("k") and routes.weights["candidate"] == 50
+    assert routes.last_error is None
+
+
+def _routes_doc(**extra: Any) -> dict[str, Any]:
+    return {
+        "schema": "rollout.routes/v1",
+        "variants": [
+            {"name": "baseline", "weight": 50, "target": "a"},
+            {"name": "candidate", "weight": 50, "target": "b"},
+        ],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        ("[" * 100_000, "nested deeper than 16 levels"),
+        (json.dumps(_routes_doc(x=[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]])), "nested deeper"),
+        (json.dumps(_routes_doc(pad="x" * (1024 * 1024))), "routes files are at most"),
+    ],
+    ids=["100k-brackets", "deep-extra-key", "over-1MiB"],
+)
+def test_oversized_or_deep_files_keep_the_last_good_routes(
+    router: FileRouter, clock: Clock, payload: str, why: str
+) -> None:
+    router.set_weights(Weights.of(25))
+    routes = Routes(router.path, clock=clock)
+    before = on_candidate(routes, KEYS[:2000])
+    router.path.write_text(payload)
+    clock.t += 1
+    assert on_candidate(routes, KEYS[:2000]) == before  # no exception, same routes
+    assert routes.last_error is not None and why in routes.last_error
+
+
+def test_choose_never_raises_whatever_fails(router: FileRouter) -> None:
+    router.set_weights(Weights.of(25))
+
+    def broken_clock() -> float:
+        raise OSError("clock gone")
+
+    routes = Routes(router.path, clock=broken_clock)  # the first reload fails too
+    assert routes.choose("k").variant == "baseline"
+    assert routes.last_error is not None and "clock gone" in routes.last_error
+    ok = Routes(router.path)
+    assert ok.choose(12345).variant in ("baseline", "candidate")  # type: ignore[arg-type]
+
+
+def test_a_directory_or_fifo_in_place_of_the_file_is_an_error_not_a_hang(
+    tmp_path: Path, clock: Clock
+) -> None:
+    import os
+
+    fifo = tmp_path / "routes.json"
+    os.mkfifo(fifo)  # opening a FIFO for reading would block: its size is 0, it is not read
+    routes = Routes(fifo, clock=clock)
+    assert routes.choose("k").variant == "baseline"
+    (tmp_path / "dir.json").mkdir()
+    routes = Routes(tmp_path / "dir.json", clock=clock)
+    assert routes.choose("k").variant == "baseline" and routes.last_error is not None
 
 
 def test_parse_rejects_unknown_variant_sets() -> None:
@@ -227,3 +296,50 @@ def test_client_imports_only_the_standard_library() -> None:
         n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
     }
     assert mods <= set(sys.stdlib_module_names) | {"__future__"}, mods
+
+
+# --- property: whatever bytes the routes file holds, choose() answers and never raises -------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-200, 200) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@st.composite
+def routes_bytes(draw: st.DrawFn) -> bytes:
+    doc = _routes_doc()
+    choice = draw(st.sampled_from(["mutate", "garbage", "brackets"]))
+    if choice == "mutate":
+        where = draw(st.sampled_from(["top", "variant"]))
+        target = doc if where == "top" else doc["variants"][draw(st.integers(0, 1))]
+        target[draw(st.sampled_from(["schema", "weight", "name", "target", "variants", "x"]))] = (
+            draw(_JSONISH)
+        )
+        return json.dumps(doc).encode()
+    if choice == "brackets":
+        return draw(st.sampled_from([b"[", b"{", b'"', b"\\", b"]"])) * draw(st.integers(0, 5000))
+    return draw(st.binary(max_size=200))
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=routes_bytes())
+def test_fuzzed_routes_files_never_raise(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "fuzz.json"
+    path.write_bytes(json.dumps(_routes_doc()).encode())
+    clock = Clock()
+    routes = Routes(path, clock=clock)
+    path.write_bytes(raw)
+    clock.t += 1
+    choice = routes.choose("user-1")  # must not raise
+    assert choice.variant in ("baseline", "candidate")
+    if routes.last_error is None:  # taken: it was a valid document
+        assert sum(routes.weights.values()) == 100
+    else:  # refused: the last good routes (50/50) stay
+        assert routes.weights == {"baseline": 50, "candidate": 50}
