@@ -66,7 +66,8 @@ class ProviderError(RolloutError):
 
 
 class NoData(Exception):
-    """A metrics query returned no series / no samples. Not an error: gates read it as inconclusive."""
+    """A metrics query returned no series / no samples. Not an error: gates read it as
+    inconclusive (and a gap: missing data is never evidence)."""
 
 
 class StateError(RolloutError):

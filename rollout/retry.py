@@ -1,4 +1,5 @@
-"""Retries with exponential backoff that honour Retry-After. Sleep is injected (tests pass a fake)."""
+"""Retries with exponential backoff that honour Retry-After. Sleep is injected (tests pass a
+fake)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds from `retry-after-ms`, `x-ms-retry-after-ms` or `Retry-After` (seconds or HTTP date)."""
+    """Seconds from `retry-after-ms`, `x-ms-retry-after-ms` or `Retry-After` (seconds or an
+    HTTP date)."""
     for name, scale in (("retry-after-ms", 1000.0), ("x-ms-retry-after-ms", 1000.0)):
         v = headers.get(name)
         if v:

@@ -227,7 +227,7 @@ class Runner:
         self.on_event(Event(kind=kind, at=self.clock.now(), message=message))
 
     def _sleep_until(self, run: Run, wake: float) -> None:
-        """Sleep, but look at the store every WAIT_POLL seconds so an abort or pause is seen at once."""
+        """Sleep, but look at the store every WAIT_POLL seconds: an abort or pause is seen at once."""
         while True:
             left = wake - self.clock.now().timestamp()
             if left <= 0:
@@ -373,7 +373,8 @@ class Runner:
         return latest
 
     def _finalize(self, run: Run) -> Run:
-        """After promotion: the deployments manager keeps, scales down or deletes the old baseline."""
+        """After promotion: the deployments manager keeps, scales down or deletes the old
+        baseline."""
         if self.providers.deployments is None:
             return run
         due = self.providers.deployments.finalize()

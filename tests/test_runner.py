@@ -100,7 +100,8 @@ def test_a_failed_rollback_says_so_loudly_and_stays_rolling_back(capsys):
     router.set_weights = fail_restore  # type: ignore[method-assign]
     with pytest.raises(RolloutError, match="ROLLBACK INCOMPLETE") as failed:
         runner.run()
-    assert getattr(failed.value, "loud", False)  # apply prints it as a banner; the runner never prints
+    # apply prints it as a banner; the runner never prints
+    assert getattr(failed.value, "loud", False)
     assert capsys.readouterr().err == ""
     assert store.load("demo").phase == Phase.ROLLING_BACK
 
@@ -116,7 +117,9 @@ def test_an_abort_written_by_someone_else_stops_the_runner():
         if run.phase == Phase.PROGRESSING and run.desired == Weights.of(25):
             store.commit(
                 run.model_copy(
-                    update={"intents": (Intent(action="abort", actor="oncall@pager", at=clock.now()),)}
+                    update={
+                        "intents": (Intent(action="abort", actor="oncall@pager", at=clock.now()),)
+                    }
                 ),
                 [],
                 expected_revision=run.revision,

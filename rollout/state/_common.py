@@ -132,6 +132,7 @@ def check_revision(run: Run, cur: tuple[int, int] | None, expected_revision: int
     if cur is None or tuple(cur) != (run.attempt, expected_revision):
         held = "nothing" if cur is None else f"attempt {cur[0]} revision {cur[1]}"
         raise StaleState(
-            f"{run.name}: expected attempt {run.attempt} revision {expected_revision}, but the store "
+            f"{run.name}: expected attempt {run.attempt} revision {expected_revision}, "
+            "but the store "
             f"holds {held} (another process changed it); reload and retry"
         )

@@ -141,7 +141,8 @@ class PostgresStore:
             common.check_revision(run, cur.fetchone(), expected_revision)
             new = run.model_copy(update={"revision": expected_revision + 1})
             cur.execute(
-                "INSERT INTO rollout_runs (name, attempt, revision, phase, plan_hash, updated_at, body)"
+                "INSERT INTO rollout_runs"
+                " (name, attempt, revision, phase, plan_hash, updated_at, body)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (name, attempt) DO UPDATE"
                 " SET revision = EXCLUDED.revision, phase = EXCLUDED.phase,"
                 " plan_hash = EXCLUDED.plan_hash, updated_at = EXCLUDED.updated_at,"

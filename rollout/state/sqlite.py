@@ -296,7 +296,8 @@ def _holder(db: sqlite3.Connection, name: str) -> Holder | None:
 
 
 def migrate(db: sqlite3.Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION inside the caller's transaction; returns the old version."""
+    """Bring the schema to SCHEMA_VERSION inside the caller's transaction; returns the old
+    version."""
     version: int = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StateError(

@@ -44,7 +44,8 @@ def _find_bin(name: str) -> str | None:
 
 
 def _server_user() -> tuple[int, int] | None:
-    """(uid, gid) to run the server as; None: run as ourselves. PostgreSQL refuses to run as root."""
+    """(uid, gid) to run the server as; None: run as ourselves. PostgreSQL refuses to run as
+    root."""
     if os.geteuid() != 0:
         return None
     for name in ("postgres", "nobody"):
