@@ -111,24 +111,29 @@ def prompt_digest(prompt: str, plan_dir: Path, root: Path) -> str:
     """sha256 of a prompt file that lies inside `root` (symlinks resolved); ValueError says why."""
     p = Path(prompt)
     p = p if p.is_absolute() else plan_dir / p
+    root_real = root.resolve()
+    if not Path(os.path.abspath(p)).is_relative_to(Path(os.path.abspath(root))):
+        raise ValueError(_outside(p, "", root_real))  # `..` and absolute paths, before any I/O
     try:
         real = p.resolve(strict=True)
     except FileNotFoundError:
         raise ValueError(f"prompt file not found: {p}") from None
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise ValueError(f"prompt file {p} cannot be resolved: {_why(exc)}") from None
-    root_real = root.resolve()
     if not real.is_relative_to(root_real):
-        via = f" (a symlink to {real})" if real != Path(os.path.abspath(p)) else ""
-        raise ValueError(
-            f"prompt file {p}{via} is outside {root_real}; prompts are plan files: keep them "
-            "in the plan's folder, or set prompt_root to the folder that holds them"
-        )
+        raise ValueError(_outside(p, f" (a symlink to {real})", root_real))
     try:
         data = read_bounded(real, MAX_PROMPT_BYTES, "a prompt file", shown=str(p))
     except SpecError as exc:
         raise ValueError(exc.problems[0].message + f": {p}") from None
     return hashlib.sha256(data).hexdigest()
+
+
+def _outside(p: Path, via: str, root: Path) -> str:
+    return (
+        f"prompt file {p}{via} is outside {root}; prompts are plan files: keep them "
+        "in the plan's folder, or set prompt_root to the folder that holds them"
+    )
 
 
 # -- YAML -------------------------------------------------------------------------------------
