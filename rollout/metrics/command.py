@@ -33,9 +33,7 @@ a non-zero exit, a timeout, output that is not a JSON object, a missing or non-n
 
 from __future__ import annotations
 
-import ast
 import json
-import math
 import os
 import shutil
 import signal
@@ -47,12 +45,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from rollout.durations import parse_duration
-from rollout.errors import NoData, ProviderError
+from rollout.errors import ProviderError
 from rollout.metrics import Window
+from rollout.metrics.command_query import evaluate, parse_query
 from rollout.redact import redact_text
 from rollout.registry import BuildContext
 
-VARIANTS = ("baseline", "candidate")
 _CACHE_SIZE = 16  # (variant, window) runs kept; a tick needs two
 
 
@@ -81,7 +79,7 @@ class CommandSource:
     def query(self, query: str, window: Window) -> float:
         tree, variant = parse_query(query)
         output = self._output(variant, window, query)
-        return _evaluate(tree.body, output, query)
+        return evaluate(tree.body, output, query)
 
     def check(self) -> None:
         """The working directory exists and the program can be found (the eval is not run)."""
@@ -188,122 +186,6 @@ def _parse_output(text: str, shown: str, variant: str) -> dict[str, Any]:
         f"command source: {shown!r} for {variant} did not print a JSON object on stdout "
         f"(got: {_short(text) or '<nothing>'})"
     )
-
-
-# -- queries -----------------------------------------------------------------------------------
-_OPS: dict[type, Any] = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-    ast.Pow: lambda a, b: a**b,
-}
-
-_ALLOWED = (
-    ast.Expression,
-    ast.BinOp,
-    ast.UnaryOp,
-    ast.Constant,
-    ast.Attribute,
-    ast.Subscript,
-    ast.Load,
-    ast.USub,
-    ast.UAdd,
-    *_OPS,
-)
-
-
-def parse_query(query: str) -> tuple[ast.Expression, str]:
-    """The parsed expression and the one variant it reads; ProviderError if it is not valid."""
-    hint = 'write fields as {{ variant }}.field, e.g. "{{ variant }}.score * {{ variant }}.n"'
-    try:
-        tree = ast.parse(query.strip(), mode="eval")
-    except SyntaxError:
-        raise ProviderError(f"command query {query!r} is not an expression; {hint}") from None
-    variants: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if node.id not in VARIANTS:
-                raise ProviderError(
-                    f"command query {query!r}: {node.id!r} is not a variant; {hint}"
-                )
-            variants.add(node.id)
-        elif not isinstance(node, _ALLOWED):
-            raise ProviderError(
-                f"command query {query!r}: {type(node).__name__} is not allowed; {hint}"
-            )
-    if len(variants) != 1:
-        raise ProviderError(f"command query {query!r} must read exactly one variant; {hint}")
-    return tree, variants.pop()
-
-
-def _evaluate(node: ast.AST, output: dict[str, Any], query: str) -> float:
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-            raise ProviderError(f"command query {query!r}: only numbers may appear as constants")
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp):
-        v = _evaluate(node.operand, output, query)
-        return -v if isinstance(node.op, ast.USub) else v
-    if isinstance(node, ast.BinOp):
-        a, b = _evaluate(node.left, output, query), _evaluate(node.right, output, query)
-        try:
-            v = float(_OPS[type(node.op)](a, b))
-        except ZeroDivisionError:
-            raise NoData(f"{query}: division by zero (no samples?)") from None
-        except OverflowError:
-            raise ProviderError(f"command query {query!r} overflowed") from None
-        if math.isnan(v):
-            raise NoData(f"{query}: not a number")
-        return v
-    path = _path(node, query)
-    value: Any = output
-    for i, part in enumerate(path):
-        if not isinstance(value, dict) or part not in value:
-            where = ".".join(path[: i + 1])
-            keys = (
-                ", ".join(sorted(value)) if isinstance(value, dict) else f"a {type(value).__name__}"
-            )
-            raise ProviderError(
-                f"command output has no field {where!r} (query {query!r}; it has: {keys})"
-            )
-        value = value[part]
-    if value is None:
-        raise NoData(f"{query}: the command reported null")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProviderError(
-            f"command output field {'.'.join(path)!r} is {value!r}, not a number (query {query!r})"
-        )
-    if math.isnan(value):
-        raise NoData(f"{query}: the command reported NaN")
-    return float(value)
-
-
-def _path(node: ast.AST, query: str) -> list[str]:
-    """`candidate.a.b` / `candidate["x"]` -> ["a", "b"] / ["x"] (the variant was checked already)."""
-    parts: list[str] = []
-    while True:
-        if isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        elif (
-            isinstance(node, ast.Subscript)
-            and isinstance(node.slice, ast.Constant)
-            and isinstance(node.slice.value, str)
-        ):
-            parts.append(node.slice.value)
-            node = node.value
-        elif isinstance(node, ast.Name):
-            break
-        else:
-            raise ProviderError(
-                f"command query {query!r}: cannot read a field from {ast.unparse(node)!r}"
-            )
-    if not parts:
-        raise ProviderError(
-            f"command query {query!r}: name a field, e.g. {ast.unparse(node)}.score"
-        )
-    return parts[::-1]
 
 
 def _short(text: str, limit: int = 200) -> str:
