@@ -3,7 +3,7 @@
     sources:
       eval:
         type: command
-        command: [python, evals/score.py]   # argv list, or one shell string: "pytest evals -q && ..."
+        command: [python, evals/score.py]   # argv list, or one shell string: "pytest evals && ..."
         timeout: 10m
         env: {EVAL_SAMPLES: "200"}          # extra, non-secret environment
     gates:
@@ -158,7 +158,8 @@ class CommandSource:
                 pass
             proc.communicate()
             raise ProviderError(
-                f"command source: {shown!r} for {variant} ran longer than {self.config.timeout}s and was stopped"
+                f"command source: {shown!r} for {variant} ran longer than "
+                f"{self.config.timeout}s and was stopped"
             ) from None
         if proc.returncode != 0:
             tail = _tail(err.decode(errors="replace")) or _tail(out.decode(errors="replace"))
