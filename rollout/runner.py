@@ -227,7 +227,7 @@ class Runner:
         self.on_event(Event(kind=kind, at=self.clock.now(), message=message))
 
     def _sleep_until(self, run: Run, wake: float) -> None:
-        """Sleep, but look at the store every WAIT_POLL seconds: an abort or pause is seen at once."""
+        """Sleep, looking at the store every WAIT_POLL seconds (an abort is seen at once)."""
         while True:
             left = wake - self.clock.now().timestamp()
             if left <= 0:
@@ -244,7 +244,23 @@ class Runner:
         weights = self.providers.router.get_weights()
         preflight = self._preflight(weights) if wants.preflight else None
         ticks = self._ticks(wants.tick) if wants.tick is not None else {}
-        return engine.Observation(weights=weights, ticks=ticks, preflight=preflight)
+        served, causes = self._served(wants.tick) if wants.tick is not None else (None, ())
+        return engine.Observation(
+            weights=weights, ticks=ticks, preflight=preflight, served=served, causes=causes
+        )
+
+    def _served(self, req: engine.TickRequest) -> tuple[Weights | None, tuple[str, ...]]:
+        """What the router says it served in the window (routers that can tell: ServedSplit)."""
+        from rollout.routers import ServedSplit
+
+        router = self.providers.router
+        if not isinstance(router, ServedSplit):
+            return None, ()
+        try:
+            return router.served(Window(req.start, req.end)), tuple(router.causes())
+        except RolloutError as exc:
+            self._emit("served", f"the router could not say what it served: {exc}")
+            return None, ()
 
     def _preflight(self, weights: Weights) -> dict[str, str]:
         checks = {"router": f"reachable ({weights})"}

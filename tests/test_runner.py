@@ -274,3 +274,21 @@ def test_resuming_an_interrupted_rollback_finishes_it():
     )
     assert runner2.run() == EXIT_ROLLED_BACK
     assert store2.load("demo").phase == Phase.ROLLED_BACK and router2.calls == []
+
+
+def test_a_router_serving_another_split_than_it_was_set_halts_the_rollout_naming_the_cause():
+    class Tripped(FakeRouter):
+        """A gateway whose breaker on the candidate sends everything to the baseline."""
+
+        def served(self, window):
+            return Weights.all_baseline() if self.weights.candidate else self.weights
+
+        def causes(self):
+            return ["APIM: the circuit breaker on backend gpt41 is open"]
+
+    plan = make_plan()
+    runner, store, router, _ = setup(plan, router=Tripped())
+    assert runner.run() == EXIT_WAITING
+    run = store.load("demo")
+    assert run.phase == Phase.PAUSED and "circuit breaker on backend gpt41" in run.message
+    assert router.weights == Weights.of(5)  # held for a person, nothing moved further

@@ -89,6 +89,23 @@ def judge(
     return run.model_copy(update=update), events, results, blind
 
 
+SERVED_TOLERANCE = 0.25  # relative gap between served and set candidate share that halts
+
+
+def served_mismatch(obs: Observation, weight: int) -> str | None:
+    """The router reports serving a split other than the one set: halt, naming the cause."""
+    if obs.served is None or not 0 < weight < 100:
+        return None
+    gap = abs(obs.served.candidate - weight)
+    if gap < max(2.0, SERVED_TOLERANCE * weight):
+        return None
+    why = "; ".join(obs.causes) or "the router names no cause"
+    return (
+        f"the router serves {obs.served.candidate} % to the candidate but is set to {weight} %: "
+        f"{why}"
+    )
+
+
 def verdict_outcome(
     plan: Plan,
     run: Run,
@@ -96,6 +113,8 @@ def verdict_outcome(
     results: list[Verdict],
     now: datetime,
     blind: list[str],
+    obs: Observation | None = None,
+    weight: int = 0,
 ) -> Decision | None:
     """A failed required gate rolls back; a halt or too long without data pauses. None: go on."""
     specs = gate_specs(plan)
@@ -111,13 +130,24 @@ def verdict_outcome(
         )
         return Decision(run=d.run, actions=d.actions, events=(*events, *d.events), wake_at=None)
     halted = [v for v in results if v.halt]
-    if halted and run.phase != Phase.PAUSED:
+    split = served_mismatch(obs, weight) if obs is not None else None
+    if (halted or split) and run.phase != Phase.PAUSED:
+        reasons = [v.summary for v in halted] + ([split] if split else [])
+        if halted and obs is not None and obs.causes and not split:
+            reasons.append("the router says: " + "; ".join(obs.causes))
         msg = (
             "halted for a person: "
-            + "; ".join(v.summary for v in halted)
+            + "; ".join(reasons)
             + f" (rollout resume {plan.name} or rollout abort {plan.name})"
         )
-        e = ev("phase", now, msg, phase=Phase.PAUSED.value, gates=[v.gate for v in halted])
+        e = ev(
+            "phase",
+            now,
+            msg,
+            phase=Phase.PAUSED.value,
+            gates=[v.gate for v in halted],
+            served=obs.served.model_dump() if split and obs and obs.served else None,
+        )
         paused = run.model_copy(update={"phase": Phase.PAUSED, "message": msg})
         return Decision(run=paused, events=(*events, e), wake_at=None)
     limit = plan.spec.analysis.no_data_limit
@@ -163,7 +193,7 @@ def analyze(plan: Plan, run: Run, step: Step, obs: Observation, now: datetime) -
     run, events, results, blind = judge(
         plan, run, step.gates, stage, obs, now, stage_complete=now >= end
     )
-    stop = verdict_outcome(plan, run, events, results, now, blind)
+    stop = verdict_outcome(plan, run, events, results, now, blind, obs, step.weight or 0)
     if stop is not None:
         return stop
     if now < end:
@@ -251,9 +281,9 @@ def watch(plan: Plan, run: Run, obs: Observation, now: datetime) -> Decision | N
     """Judge the ticks observed while the run waits for a person. None: nothing was observed."""
     if not obs.ticks:
         return None
-    stage = next(iter(obs.ticks.values())).stage
-    run, events, results, blind = judge(plan, run, tuple(obs.ticks), stage, obs, now)
-    stop = verdict_outcome(plan, run, events, results, now, blind)
+    first = next(iter(obs.ticks.values()))
+    run, events, results, blind = judge(plan, run, tuple(obs.ticks), first.stage, obs, now)
+    stop = verdict_outcome(plan, run, events, results, now, blind, obs, first.weight)
     if stop is not None:
         return stop
     return Decision(run=run, events=tuple(events), wake_at=now)

@@ -44,6 +44,8 @@ class Observation:
     weights: Weights | None  # what the router says now (None: not read)
     ticks: dict[str, Tick] = field(default_factory=dict)  # gate -> readings for the window
     preflight: dict[str, str] | None = None  # check -> result, when preflight ran and passed
+    served: Weights | None = None  # what the router says it served in the tick's window
+    causes: tuple[str, ...] = ()  # what the router says can make `served` differ from the set split
 
 
 @dataclass(frozen=True)
