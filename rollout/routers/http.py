@@ -141,6 +141,16 @@ def expand_env(value: str, where: str, env: dict[str, str] | None = None) -> str
     return _ENV.sub(sub, value)
 
 
+def _register_configured(config: Config, env: dict[str, str] | None = None) -> None:
+    """Every environment value the router's headers and URLs name joins the known secrets."""
+    source = os.environ if env is None else env
+    texts = [config.set_.url, config.get.url, *config.set_.headers.values()]
+    texts += list(config.get.headers.values())
+    for text in texts:
+        for name in _ENV.findall(text):
+            secrets.register(source.get(name))
+
+
 def lookup(data: Any, path: str) -> Any:
     """`data.weights.0.canary` into parsed JSON: dict keys, and list indexes as numbers."""
     cur = data
@@ -186,6 +196,7 @@ class HttpRouter:
         from rollout.loading.template import bounded_environment
 
         self.config = config
+        _register_configured(config)  # known before the first request, or a crash, can quote one
         self.variants = variants or {}
         self.name = name
         if sleep is None:
