@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rollout.gates import describe, stats, threshold
+from rollout.gates import describe, readings, stats, threshold
 from rollout.gates.evaluate import Settings, Tick, Verdict
 from rollout.spec import Gate
 
@@ -88,12 +88,21 @@ def evaluate(
             summary=f"{gate.name}: {why}",
             evidence={"method": "sequential"},
         )
+    bad = readings.first_problem(gate, tick.readings)
+    if bad is not None:  # a source error: no data, never evidence (the state is unchanged)
+        return st, Verdict(
+            gate=gate.name,
+            status="inconclusive",
+            summary=f"{bad}: an impossible reading, counted as no data",
+            evidence={"method": "sequential", "error": bad},
+        )
     cand = tick.readings.get("candidate", {})
     base = tick.readings.get("baseline", {})
     st["ticks"] += 1
     alpha_k = settings.alpha / max(1, len(bounds(gate)))
     role = "total" if gate.kind == "proportion" else "count"
-    nB, nA = int(cand.get(role, 0.0)), int(base.get(role, 0.0))
+    # counts are numbers (increase() is fractional): the nearest integer, never truncated
+    nB, nA = stats.whole(cand.get(role, 0.0)), stats.whole(base.get(role, 0.0))
     srm = _srm(st, nA, nB, tick.weight / 100.0)
     if gate.kind == "proportion":
         results, words, ev = _proportion(gate, st, cand, base, alpha_k)
@@ -142,8 +151,9 @@ def _proportion(
     gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str, float], alpha_k: float
 ) -> tuple[list[Result], str, dict[str, Any]]:
     cum = st["cum"]
-    nB, eB = int(cand.get("total", 0)), int(cand.get("events", 0))
-    nA, eA = int(base.get("total", 0)), int(base.get("events", 0))
+    nB, nA = stats.whole(cand.get("total", 0.0)), stats.whole(base.get("total", 0.0))
+    eB = min(stats.whole(cand.get("events", 0.0)), nB)
+    eA = min(stats.whole(base.get("events", 0.0)), nA)
     p_prev = cum["eA"] / cum["nA"] if cum.get("nA") else None  # the plug-in uses only the past
     lt = math.log(1 / alpha_k)
     _, logw = stats.half_grid()

@@ -15,6 +15,8 @@ import math
 from collections.abc import Sequence
 from functools import cache
 
+from rollout.gates import conditional
+
 GRID_POINTS = 16  # mixture grid size: the per-tick cost is O(grid x events in the tick)
 GRID_TOP = 4.0  # largest |log odds ratio| considered (x55): beyond that any grid point fires
 PRIOR_SIGMA = 0.7  # half-normal prior scale of the log odds ratio (section 3.3A / 3.7)
@@ -69,42 +71,28 @@ def _lse(vals: list[float]) -> float:
     return m + math.log(sum(math.exp(v - m) for v in vals))
 
 
-def hyper_logpmf(N: int, K: int, n: int) -> tuple[int, list[float]]:
-    """Central hypergeometric log-pmf of k (draws n of N, K marked) over its whole support."""
-    lo, hi = max(0, K - (N - n)), min(K, n)
-    lg = math.lgamma
-    base = lg(K + 1) + lg(N - K + 1) + lg(n + 1) + lg(N - n + 1) - lg(N + 1)
-    out = [
-        base - lg(k + 1) - lg(K - k + 1) - lg(n - k + 1) - lg(N - K - n + k + 1)
-        for k in range(lo, hi + 1)
-    ]
-    return lo, out
+hyper_logpmf = conditional.hyper_logpmf
 
 
-def _log_mgf(lo: int, pmf: list[float], lpsi: float) -> float:
-    """log E[psi^k] under the central hypergeometric: Fisher's noncentral normaliser.
+def whole(x: float) -> int:
+    """A count for the exact tests: the nearest integer (never truncated), 0 for non-finite.
 
-    `pmf` is the pmf over lo..hi scaled by its maximum (its log is added back by the caller's
-    difference of two calls). Horner in linear space is ~10x cheaper than log-sum-exp; we only
-    use it while psi^(hi-lo) cannot overflow."""
-    if lpsi * (len(pmf) - 1) < 600:
-        x = math.exp(lpsi)
-        acc = 0.0
-        for p in reversed(pmf):
-            acc = acc * x + p
-        return lo * lpsi + math.log(acc)
-    return lo * lpsi + _lse(
-        [math.log(p) + i * lpsi if p > 0 else -math.inf for i, p in enumerate(pmf)]
-    )
+    Prometheus `increase()` extrapolates to the window's edges, so a count arrives as a
+    fractional estimate of a whole number (1.96 errors); int() would drop nearly one in two
+    of those. The exact conditional test is run on the nearest integers (readings.problem
+    has refused impossible values before this)."""
+    if not math.isfinite(x) or x <= 0:
+        return 0
+    return int(math.floor(x + 0.5))
 
 
 def hyper_update(
     up: list[float],
     down: list[float],
-    nA: int,
-    nB: int,
-    eA: int,
-    eB: int,
+    nA: float,
+    nB: float,
+    eA: float,
+    eB: float,
     log_psi_tol: float,
     sigma: float = PRIOR_SIGMA,
 ) -> None:
@@ -115,31 +103,22 @@ def hyper_update(
     that psi > psi_tol); `down` does the same for psi_tol e^-g (evidence that psi < psi_tol).
     By monotone likelihood ratio each is a supermartingale under its whole composite null
     (psi <= psi_tol for `up`, psi >= psi_tol for `down`), whatever the base rate did.
-    """
-    E = eA + eB
-    N = nA + nB
-    if nA <= 0 or nB <= 0 or E == 0 or E == N:
+
+    Counts are rounded to the nearest integer (`whole`), events capped at their total. The
+    normaliser comes from rollout.gates.conditional: exact for small ticks, a windowed sum with
+    bounded work and a validity slack for huge ones (10^9 requests per tick is fine)."""
+    nA_, nB_ = whole(nA), whole(nB)
+    eA_, eB_ = min(whole(eA), nA_), min(whole(eB), nB_)
+    E, N = eA_ + eB_, nA_ + nB_
+    if nA_ <= 0 or nB_ <= 0 or E == 0 or E == N or not math.isfinite(log_psi_tol):
         return  # the margins fix the count: no information in this tick
-    lo, lps = hyper_logpmf(N, E, nB)
-    top = max(lps)
-    pmf = [math.exp(v - top) for v in lps]  # scaled: the common factor cancels in each difference
-    m0 = _log_mgf(lo, pmf, log_psi_tol)
     gs, _ = half_grid(sigma)
-    rev = pmf[::-1]
-    span = len(pmf) - 1
-    for j, g in enumerate(gs):
-        lu, ld = log_psi_tol + g, log_psi_tol - g
-        if lu * span < 600 and ld * span < 600:  # Horner inline: this loop is the per-tick hot path
-            xu, xd = math.exp(lu), math.exp(ld)
-            au = ad = 0.0
-            for p in rev:
-                au = au * xu + p
-                ad = ad * xd + p
-            mu, md = lo * lu + math.log(au), lo * ld + math.log(ad)
-        else:
-            mu, md = _log_mgf(lo, pmf, lu), _log_mgf(lo, pmf, ld)
-        up[j] += eB * g - (mu - m0)
-        down[j] += -eB * g - (md - m0)
+    xs = [log_psi_tol, *(log_psi_tol + g for g in gs), *(log_psi_tol - g for g in gs)]
+    vals, slack = conditional.log_mgf_ratios(N, E, nB_, eB_, xs)
+    m0, k = vals[0], len(gs)
+    for j in range(k):
+        up[j] -= vals[1 + j] - m0 + slack
+        down[j] -= vals[1 + k + j] - m0 + slack
 
 
 def odds_tolerance(p: float, q: float) -> float | None:
@@ -202,8 +181,8 @@ def nm_log_e(S: float, V: float, rho: float) -> float:
 
     S is a sum whose increments have mean <= 0 under the null and variance V so far:
     log M = log 2 + 1/2 log(rho/(V+rho)) + S^2/(2(V+rho)) + log Phi(S/sqrt(V+rho))."""
-    if V <= 0:
-        return 0.0
+    if not (V > 0 and math.isfinite(V) and math.isfinite(S) and rho > 0):
+        return 0.0  # no information (or a sum no finite data gives): no evidence
     t = V + rho
     return (
         math.log(2.0) + 0.5 * math.log(rho / t) + S * S / (2 * t) + norm_cdf_log(S / math.sqrt(t))
@@ -212,11 +191,13 @@ def nm_log_e(S: float, V: float, rho: float) -> float:
 
 def nm_radius(V: float, rho: float, alpha: float) -> float:
     """Smallest r with nm_log_e(r, V, rho) >= log(1/alpha): the one-sided CS radius for S."""
-    if V <= 0:
+    if not (V > 0 and math.isfinite(V) and rho > 0):
         return math.inf
     target = math.log(1.0 / alpha)
     lo, hi = 0.0, math.sqrt((V + rho) * (2 * target + math.log((V + rho) / rho) + 2))
-    while nm_log_e(hi, V, rho) < target:
+    for _ in range(64):  # the start is already above the root; this only guards it
+        if nm_log_e(hi, V, rho) >= target:
+            break
         hi *= 2
     for _ in range(50):
         mid = 0.5 * (lo + hi)
@@ -235,8 +216,10 @@ def nm_rho(V_burn: float, alpha: float, growth: float = 10.0) -> float:
 def moments(count: float, total: float, squares: float) -> tuple[float, float, float] | None:
     """(n, mean, sample variance) from sufficient statistics; None below two samples."""
     n = count
-    if n < 2:
+    if not n >= 2:
         return None
     mean = total / n
-    var = max((squares - total * total / n) / (n - 1), 1e-12)
+    # squares - total^2/n cancels at large n; rounding can take it just below 0, and a floor
+    # relative to the second moment keeps a constant metric from looking infinitely precise
+    var = max((squares - total * total / n) / (n - 1), 1e-12 * (1.0 + abs(squares) / n))
     return n, mean, var

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rollout.gates import readings
 from rollout.gates.evaluate import Settings, Tick, Verdict
 from rollout.spec import Gate
 
@@ -74,6 +75,12 @@ def evaluate(
         st["inconclusive"] = st.get("inconclusive", 0) + 1
         why = f"query failed: {tick.error}" if tick.error else "no data"
         return verdict("inconclusive", f"{gate.name}: {why}")
+    bad = readings.first_problem(gate, tick.readings)
+    if bad is not None:  # a source error: no data, never a pass
+        st["inconclusive"] = st.get("inconclusive", 0) + 1
+        return verdict(
+            "inconclusive", f"{bad}: an impossible reading, counted as no data", error=bad
+        )
     cand = value_of(gate, tick.readings.get("candidate", {}))
     base = value_of(gate, tick.readings.get("baseline", {}))
     if cand is None:
