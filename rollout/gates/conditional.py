@@ -151,7 +151,7 @@ class Margins:
         den = -B + math.sqrt(disc)
         k = 2.0 * C / den if den > 0 else float(self.lo)
         k = min(max(k, float(self.lo)), float(self.hi))
-        m = min(max(int(math.floor(k)), self.lo), self.hi)
+        m = min(max(math.floor(k), self.lo), self.hi)
         if m + 1 <= self.hi and self.rel(m + 1, m, x) > 0:
             m += 1
         var = 1.0 / (

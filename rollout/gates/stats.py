@@ -83,7 +83,7 @@ def whole(x: float) -> int:
     has refused impossible values before this)."""
     if not math.isfinite(x) or x <= 0:
         return 0
-    return int(math.floor(x + 0.5))
+    return math.floor(x + 0.5)
 
 
 def hyper_update(
