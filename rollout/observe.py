@@ -16,11 +16,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rollout.errors import InvalidInput, NoData, ProviderError
+from rollout.engine.types import Observation, TickRequest, Wants, gate_specs
+from rollout.errors import InvalidInput, NoData, ProviderError, RolloutError
 from rollout.gates.evaluate import Tick
+from rollout.metrics import Window
+from rollout.records import Plan, Weights
 from rollout.spec import Gate
+
+if TYPE_CHECKING:
+    from rollout.providers import Providers
 
 Fetch = Callable[[str, str], float]  # (variant, role) -> value; raises NoData / ProviderError
 
@@ -77,3 +83,79 @@ def impossible(gate: Gate, variant: str, values: dict[str, float]) -> str | None
             f"{values['total']:,.0f} requests"
         )
     return None
+
+
+class Observer:
+    """apply's side of the path: the router's weights (and served split), preflight checks, and
+    each gate's queries rendered per variant and sent to its metrics source."""
+
+    def __init__(self, plan: Plan, providers: Providers, emit: Callable[[str, str], None]) -> None:
+        self.plan = plan
+        self.providers = providers
+        self._emit = emit
+
+    def observe(self, wants: Wants) -> Observation:
+        weights = self.providers.router.get_weights()
+        preflight = self._preflight(weights) if wants.preflight else None
+        ticks = self.ticks(wants.tick) if wants.tick is not None else {}
+        served, causes = self._served(wants.tick) if wants.tick is not None else (None, ())
+        return Observation(
+            weights=weights, ticks=ticks, preflight=preflight, served=served, causes=causes
+        )
+
+    def _served(self, req: TickRequest) -> tuple[Weights | None, tuple[str, ...]]:
+        """What the router says it served in the window (routers that can tell: ServedSplit)."""
+        from rollout.routers import ServedSplit
+
+        router = self.providers.router
+        if not isinstance(router, ServedSplit):
+            return None, ()
+        try:
+            return router.served(Window(req.start, req.end)), tuple(router.causes())
+        except RolloutError as exc:
+            self._emit("served", f"the router could not say what it served: {exc}")
+            return None, ()
+
+    def _preflight(self, weights: Weights) -> dict[str, str]:
+        checks = {"router": f"reachable ({weights})"}
+        for name, source in self.providers.sources.items():
+            source.check()
+            checks[f"metrics{':' + name if name else ''}"] = "reachable"
+        if self.providers.deployments is not None:
+            first = next((s.weight for s in self.plan.steps if s.kind == "set_weight"), 100)
+            checks.update(self.providers.deployments.preflight(Weights.of(first or 100)))
+        return checks
+
+    def ticks(self, req: TickRequest) -> dict[str, Tick]:
+        from rollout.metrics.render import render_query
+
+        window = Window(req.start, req.end)
+        gates = gate_specs(self.plan)
+        interval = self.plan.spec.analysis.interval
+        variants = self.providers.ctx.variants
+        out: dict[str, Tick] = {}
+        for name in req.gates:
+            gate = gates[name]
+            source = self.providers.source_for(gate)
+            roles = gate.queries()
+
+            def fetch(
+                variant: str, role: str, roles: dict[str, str] = roles, src: Any = source
+            ) -> float:
+                info = variants[variant]
+                q = render_query(
+                    roles[role],
+                    variant=variant,
+                    target=info["target"],
+                    window=window,
+                    model=info.get("model") or "",
+                    model_version=info.get("model_version"),
+                    stage=req.stage,
+                    interval=interval,
+                )
+                return float(src.query(q, window))
+
+            out[name] = read_tick(
+                gate, variants, fetch, at=req.end, stage=req.stage, weight=req.weight
+            )
+        return out

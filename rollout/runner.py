@@ -34,9 +34,7 @@ from rollout.errors import (
     StaleState,
     StateError,
 )
-from rollout.gates.evaluate import Tick
-from rollout.metrics import Window
-from rollout.observe import read_tick
+from rollout.observe import Observer
 from rollout.providers import Providers
 from rollout.records import Event, Holder, Phase, Plan, Run, Weights
 from rollout.state import StateStore
@@ -241,70 +239,7 @@ class Runner:
 
     # -- observing ----------------------------------------------------------------------------
     def _observe(self, run: Run, wants: engine.Wants, now: datetime) -> engine.Observation:
-        weights = self.providers.router.get_weights()
-        preflight = self._preflight(weights) if wants.preflight else None
-        ticks = self._ticks(wants.tick) if wants.tick is not None else {}
-        served, causes = self._served(wants.tick) if wants.tick is not None else (None, ())
-        return engine.Observation(
-            weights=weights, ticks=ticks, preflight=preflight, served=served, causes=causes
-        )
-
-    def _served(self, req: engine.TickRequest) -> tuple[Weights | None, tuple[str, ...]]:
-        """What the router says it served in the window (routers that can tell: ServedSplit)."""
-        from rollout.routers import ServedSplit
-
-        router = self.providers.router
-        if not isinstance(router, ServedSplit):
-            return None, ()
-        try:
-            return router.served(Window(req.start, req.end)), tuple(router.causes())
-        except RolloutError as exc:
-            self._emit("served", f"the router could not say what it served: {exc}")
-            return None, ()
-
-    def _preflight(self, weights: Weights) -> dict[str, str]:
-        checks = {"router": f"reachable ({weights})"}
-        for name, source in self.providers.sources.items():
-            source.check()
-            checks[f"metrics{':' + name if name else ''}"] = "reachable"
-        if self.providers.deployments is not None:
-            first = next((s.weight for s in self.plan.steps if s.kind == "set_weight"), 100)
-            checks.update(self.providers.deployments.preflight(Weights.of(first or 100)))
-        return checks
-
-    def _ticks(self, req: engine.TickRequest) -> dict[str, Tick]:
-        from rollout.metrics.render import render_query
-
-        window = Window(req.start, req.end)
-        gates = engine.gate_specs(self.plan)
-        interval = self.plan.spec.analysis.interval
-        variants = self.providers.ctx.variants
-        out: dict[str, Tick] = {}
-        for name in req.gates:
-            gate = gates[name]
-            source = self.providers.source_for(gate)
-            roles = gate.queries()
-
-            def fetch(
-                variant: str, role: str, roles: dict[str, str] = roles, src: Any = source
-            ) -> float:
-                info = variants[variant]
-                q = render_query(
-                    roles[role],
-                    variant=variant,
-                    target=info["target"],
-                    window=window,
-                    model=info.get("model") or "",
-                    model_version=info.get("model_version"),
-                    stage=req.stage,
-                    interval=interval,
-                )
-                return float(src.query(q, window))
-
-            out[name] = read_tick(
-                gate, variants, fetch, at=req.end, stage=req.stage, weight=req.weight
-            )
-        return out
+        return Observer(self.plan, self.providers, self._emit).observe(wants)
 
     # -- acting -------------------------------------------------------------------------------
     def _before_shift(self, actions: tuple[engine.Action, ...], run: Run) -> None:

@@ -14,9 +14,8 @@ from rollout.engine import TickRequest
 from rollout.errors import NoData, ProviderError
 from rollout.gates.evaluate import Settings, evaluate
 from rollout.metrics import Window
-from rollout.runner import Runner
+from rollout.observe import Observer
 from rollout.sim import virtual
-from rollout.state.memory import MemoryStore
 from rollout.testing import FakeRouter, scripted_providers
 from tests.helpers.plans import make_plan
 
@@ -109,12 +108,7 @@ def test_apply_and_simulate_read_the_same_readings_alike(kind: str, method: str)
     plan = make_plan(gates=[GATES[kind]], analysis={"interval": "20s", "method": method})
     gate = plan.spec.gates[0]
     source = Recorded()
-    runner = Runner(
-        plan=plan,
-        store=MemoryStore(),
-        providers=scripted_providers(FakeRouter(), source, plan),
-        clock=None,  # type: ignore[arg-type]  # _ticks reads no clock
-    )
+    observer = Observer(plan, scripted_providers(FakeRouter(), source, plan), lambda k, m: None)
     roles = {role: (q.split("{")[0], {}) for role, q in gate.queries().items()}
     settings = Settings(method=method, alpha=0.05)
     states: dict[str, dict[str, Any]] = {"apply": {}, "simulate": {}}
@@ -131,7 +125,7 @@ def test_apply_and_simulate_read_the_same_readings_alike(kind: str, method: str)
             weight=5,
         )
         ticks = {
-            "apply": runner._ticks(req)[gate.name],
+            "apply": observer.ticks(req)[gate.name],
             "simulate": virtual.read_recorded(
                 gate, roles, lambda v, r, rec=rec: _value(rec, v, r), req.end, "pilot", 5
             ),
