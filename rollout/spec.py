@@ -16,10 +16,12 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from rollout.durations import parse_duration
+from rollout.notify.config import NotifyTarget
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
 
@@ -203,6 +205,16 @@ class PlanSpec(_Strict):
     gates: list[Gate] = Field(default_factory=list)
     stages: list[Stage] = Field(min_length=1)
     analysis: Analysis = Field(default_factory=Analysis)
+    # Slack / Teams / webhook notifications (rollout.notify); URLs from the environment only.
+    notify: list[NotifyTarget] = Field(default_factory=list, max_length=20)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_notify(self, handler: Any) -> Any:
+        """A plan without `notify:` dumps (and hashes) as it did before the section existed."""
+        data = handler(self)
+        if not self.notify and isinstance(data, dict):
+            data.pop("notify", None)
+        return data
 
     @model_validator(mode="after")
     def _rules(self) -> PlanSpec:

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from rollout import notify, views
 from rollout import output as out
-from rollout import views
 from rollout.clock import Clock
 from rollout.commands._common import clock_or_system, find, load_plan
 from rollout.errors import (
@@ -86,6 +86,7 @@ def run(
         return EXIT_UNRECORDED
     latest = st.load(name) if st is not None else None
     views.show(view, output, latest or run_, base)
+    notify.after_abort(st, name, clock)  # after the restore is verified and recorded
     return EXIT_OK
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rollout import notify, signals, views
 from rollout import output as out
-from rollout import signals, views
 from rollout.clock import Clock
 from rollout.commands._common import clock_or_system, load_plan
 from rollout.commands._common import store as open_state
@@ -59,6 +59,7 @@ def run(
     providers = build_all(plan, extra)
     json_mode = output == "json"
     ttl = lease_ttl(plan)
+    notifier = notify.start(plan)  # Slack / Teams / webhooks, sent off the runner's path
     with (
         signals.as_interrupts(),
         st.lease(plan.name, holder(), ttl=ttl) as lease,
@@ -82,7 +83,7 @@ def run(
                 clock=clock,
                 until_index=until_index,
                 wait=wait,
-                on_event=progress.event,
+                on_event=notifier.wrap(progress.event),
                 on_tick=progress.tick,
                 lease=guard,
             )
@@ -104,6 +105,7 @@ def run(
                 raise
         finally:
             guard.close()
+            notifier.close(st, clock)  # bounded by the timeouts; failures into the event log
     return _finish(st, plan.name, code, output, clock, until=until if code == EXIT_OK else None)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rollout import views
+from rollout import notify, views
 from rollout.clock import Clock
 from rollout.commands._common import clock_or_system, existing_store, where
 from rollout.errors import EXIT_OK, EXIT_ROLLED_BACK, EXIT_RUNTIME, LeaseHeld, RolloutError
@@ -58,6 +58,7 @@ def _one(st: StateStore, r: Run, clock: Clock, extra: dict[str, Any] | None) -> 
     from rollout.providers import build_all
     from rollout.runner import Runner, holder
 
+    notifier = notify.start(r.plan, r.attempt)
     try:
         providers = build_all(r.plan, extra)
         with st.lease(r.name, holder(), ttl=lease_ttl(r.plan)) as lease:
@@ -70,11 +71,14 @@ def _one(st: StateStore, r: Run, clock: Clock, extra: dict[str, Any] | None) -> 
                 lease=keeper,
                 wait=True,
                 once=True,
+                on_event=notifier,
             )
             runner.run()
     except LeaseHeld as exc:
         return {"name": r.name, "result": "skipped", "message": str(exc)}
     except RolloutError as exc:
         return {"name": r.name, "result": "error", "message": str(exc)}
+    finally:
+        notifier.close(st, clock)  # bounded by the timeouts; failures into the event log
     latest = st.load(r.name) or r
     return {"name": r.name, "result": latest.phase.value, "message": latest.message}
