@@ -12,6 +12,12 @@ a reader sees the old file or the new one, never half of one. `set_weights` with
 and variants the file already holds does not rewrite it (no revision bump, no mtime change), so
 the runner's drift heals and repeated aborts do not make every app reload for nothing.
 A missing file means "all baseline": that is what an app with no routes file serves.
+
+A missing *directory* is a typo until the plan says otherwise: the router does not create it
+(a typo'd `/nonexistent/dir/routes.json` would otherwise be written where no app reads, and
+preflight would pass), and reading or writing there fails with the path and how to fix it.
+`create_dirs: true` creates it; so does a directory inside an existing `.rollout/` (rollout's
+own working directory, where the default state store lives, as in the examples).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ DEFAULT_MODE = 0o644  # the app often runs as another user than the one running 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str  # relative to the plan file
+    create_dirs: bool = False  # create the file's directory when it does not exist
 
 
 class FileRouter:
@@ -47,14 +54,36 @@ class FileRouter:
         variants: dict[str, dict[str, Any]] | None = None,
         fingerprints: dict[str, str] | None = None,
         name: str = "",
+        create_dirs: bool = False,
     ) -> None:
         self.path = path
+        self.create_dirs = create_dirs
         self.variants = variants or {}
         self.fingerprints = fingerprints or {}
         self.name = name
 
+    def _may_create(self) -> bool:
+        if self.create_dirs:
+            return True
+        return any(p.name == ".rollout" and p.is_dir() for p in self.path.parents)
+
+    def _check_dir(self) -> None:
+        """A missing directory that will not be created: a located error, not "reachable"."""
+        parent = self.path.parent
+        if parent.is_dir() or self._may_create():
+            return
+        missing = parent
+        while not missing.parent.is_dir() and missing.parent != missing:
+            missing = missing.parent
+        raise ProviderError(
+            f"routes file {self.path}: directory {missing} does not exist (router.path; a "
+            "typo?). Nothing was written; an app reading that path serves its baseline. Create "
+            "the directory, or set `create_dirs: true` under router to have it created"
+        )
+
     def _read(self) -> dict[str, Any] | None:
         """The parsed file, None when it does not exist; ProviderError when it cannot be used."""
+        self._check_dir()
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -107,6 +136,7 @@ class FileRouter:
         }
 
     def set_weights(self, weights: Weights) -> None:
+        self._check_dir()
         try:
             old = self._read()
         except ProviderError:
@@ -194,5 +224,9 @@ def _why(exc: BaseException) -> str:
 def build(config: Config, ctx: BuildContext) -> FileRouter:
     p = Path(config.path).expanduser()
     return FileRouter(
-        p if p.is_absolute() else ctx.plan_dir / p, ctx.variants, ctx.fingerprints, ctx.plan_name
+        p if p.is_absolute() else ctx.plan_dir / p,
+        ctx.variants,
+        ctx.fingerprints,
+        ctx.plan_name,
+        create_dirs=config.create_dirs,
     )
