@@ -26,7 +26,8 @@ EXTRAS = set(PYPROJECT["project"]["optional-dependencies"])
 SKIP_DIRS = {".git", "build", "dist", "node_modules", "__pycache__"}
 TEXT = {".md", ".py", ".yml", ".yaml", ".toml", ".txt", ".cfg", ".sh", ".j2", ".html", ""}
 # Not ours, and meant: pip itself, and the example plugin of docs/plugins.md.
-OTHERS = {"pip", "rollout-mygateway"}
+# prometheus_client goes into .ci/run's side venv for LiteLLM's proxy (its metrics endpoint).
+OTHERS = {"pip", "rollout-mygateway", "prometheus_client"}
 # Options of `pip install` that take a value (the value is not a requirement).
 VALUED = {"-r", "-c", "-e", "-i", "-t", "--index-url", "--find-links", "-f", "--target"}
 PIP_INSTALL = re.compile(r"pip install\b(.*)")
