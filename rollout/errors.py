@@ -1,4 +1,4 @@
-"""Exceptions and the exit-code contract (see DESIGN.md: CI scripts depend on these)."""
+"""Exceptions and the exit-code contract (README: CI scripts depend on these)."""
 
 from __future__ import annotations
 
