@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # every test starts a Python process
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("azure", "httpx", "jinja2", "numpy")
 

@@ -200,6 +200,7 @@ def test_text_output_is_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "warning: no data" in out.err
 
 
+@pytest.mark.slow  # starts a process
 def test_command_source_in_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "score.py").write_text(
         "import json, os\nprint(json.dumps({'n': 10, 'score': 4.5 if os.environ['ROLLOUT_VARIANT'] == 'baseline' else 3.0}))\n"

@@ -131,6 +131,7 @@ def test_examples_quickstart_validates(capsys: pytest.CaptureFixture[str]) -> No
     assert capsys.readouterr().out.startswith("ok  ")
 
 
+@pytest.mark.slow  # starts a process
 def test_real_process_exit_codes_and_no_traceback(work: Path) -> None:
     (work / "bad.yaml").write_text(with_line(26, "name: expansion", "name: pilot"))
     (work / "good.yaml").write_text(BASE)

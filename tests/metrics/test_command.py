@@ -54,6 +54,7 @@ def runs(tmp_path: Path) -> list[str]:
     return p.read_text().split() if p.exists() else []
 
 
+@pytest.mark.slow  # starts a process
 def test_reads_fields_per_variant(tmp_path: Path) -> None:
     src = make(tmp_path)
     assert src.query("candidate.score", W1) == 3.5
@@ -62,6 +63,7 @@ def test_reads_fields_per_variant(tmp_path: Path) -> None:
     assert src.query('candidate["odd-name"]', W1) == 2.0
 
 
+@pytest.mark.slow  # starts a process
 def test_expressions_serve_proportion_mean_and_value_gates(tmp_path: Path) -> None:
     src = make(tmp_path)
     assert src.query("candidate.events", W1) / src.query("candidate.total", W1) == 0.05
@@ -71,6 +73,7 @@ def test_expressions_serve_proportion_mean_and_value_gates(tmp_path: Path) -> No
     )
 
 
+@pytest.mark.slow  # starts a process
 def test_one_run_per_variant_and_window(tmp_path: Path) -> None:
     src = make(tmp_path)
     for q in ("events", "total", "score", "n"):
@@ -82,6 +85,7 @@ def test_one_run_per_variant_and_window(tmp_path: Path) -> None:
     assert src.runs == 3
 
 
+@pytest.mark.slow  # starts a process
 def test_environment_and_working_directory(tmp_path: Path) -> None:
     # The eval turns what it sees into numbers, so each fact is one query.
     echo = """
@@ -119,6 +123,7 @@ def test_environment_and_working_directory(tmp_path: Path) -> None:
     assert src.query("baseline.variant_is_candidate", W1) == 0
 
 
+@pytest.mark.slow  # starts a process
 def test_shell_string_command(tmp_path: Path) -> None:
     cfg = Config(
         command='echo "{\\"score\\": $EVAL_X, \\"variant\\": \\"$ROLLOUT_VARIANT\\"}"',
@@ -128,6 +133,7 @@ def test_shell_string_command(tmp_path: Path) -> None:
     assert src.query("candidate.score", W1) == 4.5
 
 
+@pytest.mark.slow  # starts a process
 def test_nonzero_exit_is_an_error_never_a_pass_and_is_not_rerun_per_role(tmp_path: Path) -> None:
     script = """
     import json, sys
@@ -145,6 +151,7 @@ def test_nonzero_exit_is_an_error_never_a_pass_and_is_not_rerun_per_role(tmp_pat
     assert runs(tmp_path) == ["x"]
 
 
+@pytest.mark.slow  # starts a process
 def test_timeout_stops_the_command_tree(tmp_path: Path) -> None:
     # A shell whose child sleeps: the whole process group must go, not just the shell.
     cmd = "sleep 120 & echo $! > child.pid; wait; echo '{\"n\": 1}'"
@@ -169,6 +176,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.slow  # starts a process
 @pytest.mark.parametrize(
     "stdout", ["not json at all", "", "[1, 2, 3]", '"just a string"', '{"score": 4.2']
 )
@@ -178,6 +186,7 @@ def test_output_that_is_not_a_json_object_is_an_error(tmp_path: Path, stdout: st
         src.query("candidate.score", W1)
 
 
+@pytest.mark.slow  # starts a process
 def test_missing_program_is_an_error(tmp_path: Path) -> None:
     src = CommandSource(
         Config(command=["no-such-eval-program-xyz"]), cwd=tmp_path, variants=VARIANTS
@@ -188,6 +197,7 @@ def test_missing_program_is_an_error(tmp_path: Path) -> None:
         src.check()
 
 
+@pytest.mark.slow  # starts a process
 def test_null_nan_and_division_by_zero_are_no_data(tmp_path: Path) -> None:
     src = make(tmp_path)
     with pytest.raises(NoData):
@@ -199,6 +209,7 @@ def test_null_nan_and_division_by_zero_are_no_data(tmp_path: Path) -> None:
         nan.query("candidate.score", W2)
 
 
+@pytest.mark.slow  # starts a process
 @pytest.mark.parametrize(
     ("query", "match"),
     [
@@ -214,6 +225,7 @@ def test_bad_fields_are_errors(tmp_path: Path, query: str, match: str) -> None:
         make(tmp_path).query(query, W1)
 
 
+@pytest.mark.slow  # starts a process
 @pytest.mark.parametrize(
     "query",
     [
@@ -260,6 +272,7 @@ def test_config() -> None:
             Config.model_validate(bad)
 
 
+@pytest.mark.slow  # starts a process
 def test_built_through_the_registry_runs_in_the_plan_dir(tmp_path: Path) -> None:
     (tmp_path / "evals").mkdir()
     (tmp_path / "evals" / "score.py").write_text(

@@ -226,6 +226,7 @@ def test_config_rejects_unknown_options() -> None:
         )
 
 
+@pytest.mark.slow  # starts a process
 def test_importing_the_router_imports_no_azure_module() -> None:
     code = (
         "import sys, rollout.routers.azure_apim, rollout.routers.azure_appconfig, "
