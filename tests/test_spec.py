@@ -128,3 +128,48 @@ def test_names_are_slugs() -> None:
     assert slug_ok("support-bot.v2_1")
     assert not slug_ok("Support Bot")
     assert any(loc == ("name",) for loc, _ in errors(plan(name="Has Spaces")))
+
+
+# -- strictness: what lax parsing would let through, refused by the model itself ------------
+
+
+@pytest.mark.parametrize("bound", ["max_ratio", "min_ratio", "max", "max_increase"])
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_gate_bounds_are_finite(bound: str, value: float) -> None:
+    gate = {**BASE["gates"][0], bound: value}
+    if bound != "max_ratio":
+        gate.pop("max_ratio")
+    [(loc, msg)] = errors(plan(gates=[gate]))
+    assert loc[-1] == bound and "finite" in msg
+
+
+def test_sensible_upper_bounds() -> None:
+    too_big = [
+        ({"gates": [{**BASE["gates"][0], "max_ratio": 1e9}]}, ("gates", 0, "max_ratio")),
+        ({"analysis": {"max_extensions": 10**6}}, ("analysis", "max_extensions")),
+        ({"analysis": {"failure_limit": 10**6}}, ("analysis", "failure_limit")),
+        (
+            {"stages": [{"name": "full", "weight": 100, "min_requests": 10**13}]},
+            ("stages", 0, "min_requests"),
+        ),
+    ]
+    for change, where in too_big:
+        [(loc, msg)] = errors(plan(**change))
+        assert loc == where and "less than or equal" in msg
+
+
+def test_string_size_limits() -> None:
+    [(loc, msg)] = errors(plan(description="x" * 5000))
+    assert loc == ("description",) and "at most 4096" in msg
+    variants = {"baseline": {"model": "m" * 300}, "candidate": {"model": "b"}}
+    [(loc, _)] = errors(plan(variants=variants))
+    assert loc == ("variants", "baseline", "model")
+
+
+def test_env_and_prompt_root_say_how_the_file_is_read_not_what_it_does() -> None:
+    spec = PlanSpec.model_validate(plan(env=["REGION"], prompt_root=".."))
+    assert spec.env == ["REGION"] and spec.prompt_root == ".."
+    dumped = spec.model_dump(by_alias=True)
+    assert "env" not in dumped and "prompt_root" not in dumped  # not in the plan hash or state
+    [(loc, _)] = errors(plan(env=["not a name"]))
+    assert loc == ("env", 0)

@@ -83,7 +83,10 @@ def read_text(path: Path, what: str, limit: int = MAX_PLAN_BYTES) -> str:
 
 
 def _too_big(what: str, size: int, limit: int) -> str:
-    return f"{what} is {size:,} bytes; the limit is {_mib(limit)} ({limit:,} bytes)"
+    stated = (
+        f"{_mib(limit)} ({limit:,} bytes)" if limit % (1024 * 1024) == 0 else f"{limit:,} bytes"
+    )
+    return f"{what} is {size:,} bytes; the limit is {stated}"
 
 
 def _kind(st: os.stat_result) -> str:
