@@ -16,7 +16,7 @@ A missing file means "all baseline": that is what an app with no routes file ser
 A missing *directory* is a typo until the plan says otherwise: the router does not create it
 (a typo'd `/nonexistent/dir/routes.json` would otherwise be written where no app reads, and
 preflight would pass), and reading or writing there fails with the path and how to fix it.
-`create_dirs: true` creates it; so does a directory inside an existing `.rollout/` (rollout's
+`create_dirs: true` creates it; so does a directory inside a `.rollout/` (rollout's
 own working directory, where the default state store lives, as in the examples).
 """
 
@@ -65,7 +65,7 @@ class FileRouter:
     def _may_create(self) -> bool:
         if self.create_dirs:
             return True
-        return any(p.name == ".rollout" and p.is_dir() for p in self.path.parents)
+        return any(p.name == ".rollout" for p in self.path.parents)
 
     def _check_dir(self) -> None:
         """A missing directory that will not be created: a located error, not "reachable"."""

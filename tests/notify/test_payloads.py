@@ -152,7 +152,7 @@ def test_close_never_waits_past_the_deadline(silent: Silent) -> None:
     failures = n.close()
     waited = time.monotonic() - started
     assert waited < 0.5 + 10.0  # generous; bounded by the deadline, not by the endpoint
-    assert len(failures) == 3 and all("no answer within 0.5s" in f.error for f in failures)
+    assert len(failures) == 3 and all("no answer within" in f.error for f in failures)
     assert all(silent.url not in f.message() for f in failures)
 
 
