@@ -2,7 +2,8 @@
 
 Judge the data since the last look (the e-process takes any window, so an hour between two
 scheduled jobs is one tick), shift, roll back — with the same lease, fencing and
-commit → act → verify as `apply` — and return instead of sleeping. A scheduled CI job, a cron entry or a
+commit → act → verify as `apply` — and return instead of sleeping. A scheduled CI job, a cron
+entry or a
 Kubernetes CronJob drives hour-long bakes this way without an hour-long process, and nothing
 waits unwatched between jobs. A rollout whose lease another live process holds is skipped (it
 is being driven). Exit 0 unless a rollout was rolled back in this pass (3) or could not be
