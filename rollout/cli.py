@@ -444,6 +444,53 @@ def retry(
 
 @app.command(
     help=_help(
+        "Undo a completed rollout: a new rollout (NAME-undo) back to the previous baseline with "
+        "the same gates and stages - the stored plan with the variants swapped, written next to "
+        "the original plan and started like apply; --write PATH only writes it for review "
+        "(its relative paths then start from PATH's directory).",
+        "rollout undo support-bot",
+        "rollout undo support-bot --write undo.yaml   # review, then: rollout apply undo.yaml",
+    )
+)
+def undo(
+    name: NameArg,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            metavar="PATH",
+            help="Write the undo plan here; start nothing.",
+            show_default=False,
+        ),
+    ] = None,
+    new_name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="NAME",
+            help="The undo rollout's name (default NAME-undo).",
+            show_default=False,
+        ),
+    ] = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve every approval step of the undo.")
+    ] = False,
+    state: State = None,
+    output: OutputOpt = Output.text,
+) -> None:
+    _call(
+        "undo",
+        name=name,
+        write=write,
+        new_name=new_name,
+        approve=approve,
+        state=state,
+        output=output.value,
+    )
+
+
+@app.command(
+    help=_help(
         "Advance every active rollout (or the named ones) by what is due now, then exit: judge "
         "the data since the last look, shift, roll back. For scheduled jobs (cron, CI, a "
         "Kubernetes CronJob): hour-long bakes without hour-long processes, nothing unwatched "
