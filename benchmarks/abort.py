@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rollout.load import load
+from rollout.loading import load
 from rollout.providers import build_router
 from rollout.records import Phase, Weights
 from rollout.runner import new_run

@@ -76,7 +76,7 @@ def per_tick(n: int) -> tuple[float, float]:
 
 
 def simulate(runs: int, scenario: str) -> tuple[float, int]:
-    from rollout.load import load
+    from rollout.loading import load
     from rollout.sim.scenarios import builtin
     from rollout.sim.virtual import series_for, simulate_one
 

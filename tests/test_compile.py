@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollout.compile import compile_plan, fingerprint, min_total_seconds, steps_of
-from rollout.load import load
+from rollout.loading import load
 from rollout.spec import PlanSpec
 
 GATES = ["error-rate", "latency", "cost"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rollout.cli import main
-from rollout.load import load
+from rollout.loading import load
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANS = sorted((ROOT / "plans").glob("*.yaml")) + sorted((ROOT / "examples").glob("**/plan*.yaml"))

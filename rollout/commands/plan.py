@@ -14,7 +14,7 @@ from typing import Any
 from rollout import views
 from rollout.clock import Clock
 from rollout.errors import EXIT_OK
-from rollout.load import load, parse_vars
+from rollout.loading import load, parse_vars
 from rollout.output import warn
 from rollout.records import Plan, Run
 from rollout.runner import exit_code_for

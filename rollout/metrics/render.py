@@ -22,7 +22,7 @@ import re
 from rollout.errors import InvalidInput
 from rollout.metrics import Window
 
-# Kept equal to rollout.load.QUERY_PLACEHOLDERS (a test checks): load leaves exactly these alone.
+# Kept equal to rollout.loading.QUERY_PLACEHOLDERS (a test checks): load leaves exactly these alone.
 PLACEHOLDERS = ("variant", "target", "window", "model", "model_version", "stage", "interval")
 
 # Any `{{ ... }}`, so that filters or expressions (`{{ variant | upper }}`) are reported, not

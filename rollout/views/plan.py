@@ -7,7 +7,7 @@ from typing import Any
 
 from rollout.compile import min_total_seconds
 from rollout.durations import format_duration
-from rollout.load import Loaded
+from rollout.loading import Loaded
 from rollout.records import VARIANTS, Plan, Step
 from rollout.views import _table
 

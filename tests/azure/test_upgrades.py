@@ -11,7 +11,7 @@ import pytest
 from azure.core.pipeline.transport import RequestsTransport
 
 from rollout.azure.upgrades import canary_plan, describe, find_upgrades
-from rollout.load import load
+from rollout.loading import load
 from rollout.records import Weights
 from tests.deployments.test_azure_openai import ACCT, make
 from tests.fakes.arm import FakeArm, FakeCredential, sdk_session

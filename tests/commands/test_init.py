@@ -6,7 +6,7 @@ import pytest
 
 from rollout.cli import main
 from rollout.commands.init import starter_text
-from rollout.load import load
+from rollout.loading import load
 
 
 @pytest.fixture

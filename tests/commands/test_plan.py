@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rollout.cli import main
-from rollout.load import load
+from rollout.loading import load
 from rollout.records import Phase, Run
 from rollout.state import open_store
 

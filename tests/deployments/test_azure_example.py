@@ -10,7 +10,7 @@ import httpx
 
 from rollout import registry
 from rollout.clock import FakeClock
-from rollout.load import load
+from rollout.loading import load
 from rollout.records import Weights
 from tests.deployments.test_azure_openai import Q4O, Q41, RecordingTransport
 from tests.fakes.arm import FakeArm, FakeCredential, sdk_session

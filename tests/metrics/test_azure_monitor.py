@@ -400,7 +400,7 @@ def test_config_rejects_a_non_arm_id(rid: str) -> None:
 
 def test_the_azure_example_plans_gates_read_the_fake() -> None:
     """examples/azure/plan.yaml, rendered per variant, gives each deployment its own numbers."""
-    from rollout.load import load
+    from rollout.loading import load
     from rollout.metrics.render import render_query
 
     spec = load(Path(__file__).parents[2] / "examples" / "azure" / "plan.yaml", env={}).spec

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rollout.errors import InvalidInput
-from rollout.load import QUERY_PLACEHOLDERS
+from rollout.loading import QUERY_PLACEHOLDERS
 from rollout.metrics import Window
 from rollout.metrics.render import PLACEHOLDERS, render_query
 

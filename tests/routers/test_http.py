@@ -274,7 +274,7 @@ stages:
 def test_a_plan_with_the_documented_body_loads_and_routes(
     tmp_path: Any, gateway: Any, sleeps: list[float]
 ) -> None:
-    from rollout.load import load
+    from rollout.loading import load
 
     (tmp_path / "plan.yaml").write_text(PLAN)
     loaded = load(tmp_path / "plan.yaml", env={})

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout.load import load
+from rollout.loading import load
 from rollout.records import Plan
 
 PLAN = """\

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rollout.load import load
+from rollout.loading import load
 from rollout.records import Plan
 from rollout.sim.report import run_many, summarise
 from rollout.sim.scenarios import builtin
