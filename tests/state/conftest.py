@@ -107,34 +107,53 @@ class PgServer:
         )
         for _ in range(3):  # the free port may be taken between probing and binding
             self.port = _free_port()
-            with open(self.log, "ab") as log:
-                self.proc = subprocess.Popen(
-                    [
-                        self.postgres,
-                        "-D",
-                        str(self.data),
-                        "-k",
-                        str(self.root),
-                        "-p",
-                        str(self.port),
-                        "-c",
-                        "listen_addresses=127.0.0.1",
-                        "-c",
-                        "fsync=off",
-                        "-c",
-                        "full_page_writes=off",
-                        "-c",
-                        "max_connections=50",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.root,
-                    env=env,
-                    **self._as_user(),
-                )
+            self._spawn(env)
             if self._wait_ready():
                 return
         raise RuntimeError(f"PostgreSQL did not start; log:\n{self.log.read_text()[-3000:]}")
+
+    def _spawn(self, env: dict[str, str]) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    self.postgres,
+                    "-D",
+                    str(self.data),
+                    "-k",
+                    str(self.root),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=60",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                env=env,
+                **self._as_user(),
+            )
+
+    def down(self) -> None:
+        """Fast shutdown (SIGINT); the data directory stays, so `up()` can start it again."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(2)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def up(self) -> None:
+        """Start again on the same port with the same data (an outage ends)."""
+        self._spawn({**os.environ, "LC_ALL": "C", "LANG": "C"})
+        if not self._wait_ready():
+            raise RuntimeError(f"PostgreSQL did not restart:\n{self.log.read_text()[-2000:]}")
 
     def _wait_ready(self, deadline_s: float = 60.0) -> bool:
         import psycopg
@@ -163,13 +182,7 @@ class PgServer:
         return self.url(name)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(2)  # SIGINT: PostgreSQL's "fast" shutdown
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.down()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -179,8 +192,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
+def launch(prefix: str = "rollout-pg-") -> PgServer:
+    """A fresh server on a free loopback port; skipped (failed under ROLLOUT_REQUIRE_POSTGRES=1)
+    when psycopg or the server binaries are missing."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -196,7 +210,7 @@ def pg_server() -> Iterator[PgServer]:
     if os.geteuid() == 0 and ids is None:
         _unavailable("running as root and no unprivileged user (postgres, nobody) for the server")
     # Not under pytest's tmp_path: that tree is private to us, and the server runs as another user.
-    root = Path(tempfile.mkdtemp(prefix="rollout-pg-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     if ids is not None:
         os.chown(root, *ids)
     server = PgServer(root, postgres, initdb, ids)
@@ -206,6 +220,12 @@ def pg_server() -> Iterator[PgServer]:
         server.stop()
         detail = getattr(exc, "stderr", b"") or b""
         pytest.fail(f"could not start PostgreSQL: {exc} {detail.decode(errors='replace')}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = launch()
     yield server
     server.stop()
 
