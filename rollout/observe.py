@@ -13,7 +13,6 @@ judges exactly like the tool that runs it:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rollout.engine.types import Observation, TickRequest, Wants, gate_specs
 from rollout.errors import InvalidInput, NoData, ProviderError, RolloutError
 from rollout.gates.evaluate import Tick
+from rollout.gates.readings import problem as impossible
 from rollout.metrics import Window
 from rollout.records import Plan, Weights
 from rollout.spec import Gate
@@ -54,35 +54,11 @@ def read_tick(
         except (TypeError, ValueError) as exc:  # a source that returned something not a number
             error = f"{gate.name}: the {variant} query returned a value that is not a number: {exc}"
             return Tick(at=at, stage=stage, weight=weight, readings=None, error=error)
-        problem = impossible(gate, variant, values)
+        problem = impossible(gate, variant, values)  # a source error, never evidence
         if problem is not None:
             return Tick(at=at, stage=stage, weight=weight, readings=None, error=problem)
         readings[variant] = values
     return Tick(at=at, stage=stage, weight=weight, readings=readings)
-
-
-def impossible(gate: Gate, variant: str, values: dict[str, float]) -> str | None:
-    """A reading no real traffic can produce: a source error, never evidence."""
-    import importlib
-
-    try:  # the gate layer's own, fuller check (rollout.gates.readings), when it ships
-        checks: Any = importlib.import_module("rollout.gates.readings")
-    except ImportError:
-        checks = None
-    if checks is not None:
-        found: str | None = checks.problem(gate, variant, values)
-        return found
-    for role, v in values.items():
-        if not math.isfinite(v):
-            return f"{gate.name}: the {variant} {role} query returned {v}"
-        if v < 0 and role in ("events", "total", "count", "sum_squares"):
-            return f"{gate.name}: the {variant} {role} query returned a negative count ({v:g})"
-    if gate.kind == "proportion" and values["events"] > values["total"] * (1 + 1e-9) + 1e-9:
-        return (
-            f"{gate.name}: the {variant} query returned {values['events']:,.0f} events for "
-            f"{values['total']:,.0f} requests"
-        )
-    return None
 
 
 class Observer:
