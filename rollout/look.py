@@ -15,10 +15,24 @@ from typing import Any
 from rollout.clock import Clock
 from rollout.errors import RolloutError
 from rollout.records import Event, Phase, Run, Weights
+from rollout.routers import Router
 from rollout.state import StateStore
 from rollout.state.update import update
 
 TERMINAL = (Phase.ABORTED, Phase.ROLLED_BACK)
+
+
+def set_and_verify(router: Router, weights: Weights) -> str | None:
+    """Set the router and read it back: None when it serves `weights`, else why not. Used toward
+    safety (the baseline) by abort, `apply --restart` and this module; never fenced."""
+    try:
+        router.set_weights(weights)
+        seen = router.get_weights()
+    except RolloutError as exc:
+        return str(exc)
+    if seen != weights:
+        return f"the router reports {seen} after being set to {weights}"
+    return None
 
 
 def router_check(
@@ -40,13 +54,9 @@ def router_check(
     found = f"router serves {seen.candidate} % candidate; expected {expected.candidate} %"
     if run.phase not in TERMINAL:
         return found + " (the runner holding it re-asserts the recorded weights)"
-    try:
-        router.set_weights(expected)
-        after = router.get_weights()
-    except RolloutError as exc:
-        return f"{found}; could not restore the baseline: {exc}"
-    if after != expected:
-        return f"{found}; after setting the baseline it reports {after.candidate} % candidate"
+    problem = set_and_verify(router, expected)
+    if problem is not None:
+        return f"{found}; could not restore the baseline: {problem}"
     _note(st, run, clock, f"{found}: baseline re-asserted and verified", seen, expected)
     return f"{found}: baseline re-asserted and verified"
 

@@ -114,18 +114,14 @@ def _locate(
 
 def _restore(plan: Plan, extra: dict[str, object] | None) -> str | None:
     """Set the router to 100 % baseline and read it back. None when verified, else why not."""
+    from rollout.look import set_and_verify
     from rollout.providers import build_router
 
-    base = Weights.all_baseline()
     try:
         router = build_router(plan, dict(extra or {}))
-        router.set_weights(base)  # toward safety: never fenced
-        seen = router.get_weights()
     except RolloutError as exc:
         return str(exc)
-    if seen != base:
-        return f"the router reports {seen} after being set to the baseline"
-    return None
+    return set_and_verify(router, Weights.all_baseline())
 
 
 def _record(

@@ -252,15 +252,14 @@ def _replan(
 def _restore_old(st: StateStore, existing: Run, now: Any, extra: Any) -> None:
     """--restart: the old attempt's router back to the baseline, verified, and the old attempt
     recorded as aborted, before anything of the new plan moves."""
+    from rollout.look import set_and_verify
     from rollout.providers import build_router
 
     base = Weights.all_baseline()
-    router = build_router(existing.plan, extra)
-    router.set_weights(base)
-    seen = router.get_weights()
-    if seen != base:
+    problem = set_and_verify(build_router(existing.plan, extra), base)
+    if problem is not None:
         raise RolloutError(
-            f"--restart: the old router reports {seen} after being set to the baseline; "
+            f"--restart: the old router could not be returned to the baseline ({problem}); "
             "nothing of the new plan was started"
         )
     ev = Event(
