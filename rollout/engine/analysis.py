@@ -113,8 +113,8 @@ def verdict_outcome(
     results: list[Verdict],
     now: datetime,
     blind: list[str],
-    obs: Observation | None = None,
-    weight: int = 0,
+    obs: Observation,
+    weight: int,
 ) -> Decision | None:
     """A failed required gate rolls back; a halt or too long without data pauses. None: go on."""
     specs = gate_specs(plan)
@@ -130,10 +130,10 @@ def verdict_outcome(
         )
         return Decision(run=d.run, actions=d.actions, events=(*events, *d.events), wake_at=None)
     halted = [v for v in results if v.halt]
-    split = served_mismatch(obs, weight) if obs is not None else None
+    split = served_mismatch(obs, weight)
     if (halted or split) and run.phase != Phase.PAUSED:
         reasons = [v.summary for v in halted] + ([split] if split else [])
-        if halted and obs is not None and obs.causes and not split:
+        if halted and obs.causes and not split:
             reasons.append("the router says: " + "; ".join(obs.causes))
         msg = (
             "halted for a person: "
@@ -146,7 +146,7 @@ def verdict_outcome(
             msg,
             phase=Phase.PAUSED.value,
             gates=[v.gate for v in halted],
-            served=obs.served.model_dump() if split and obs and obs.served else None,
+            served=obs.served.model_dump() if split and obs.served else None,
         )
         paused = run.model_copy(update={"phase": Phase.PAUSED, "message": msg})
         return Decision(run=paused, events=(*events, e), wake_at=None)
