@@ -4,7 +4,7 @@ Given a tick's margins (N requests, K events, n of the requests on the candidate
 candidate's event count k is Fisher noncentral hypergeometric with odds ratio psi, and the
 per-tick likelihood ratio of psi1 against psi0 is psi1^k M(psi0) / (psi0^k M(psi1)) with
 
-    M(psi) = sum_k Hyp(k; N, K, n) psi^k            (k from lo = max(0, K - N + n) to hi = min(K, n))
+    M(psi) = sum_k Hyp(k; N, K, n) psi^k      (k from lo = max(0, K - N + n) to hi = min(K, n))
 
 Everything here works in log space relative to the observed count, so nothing overflows or
 underflows at any count (tested to 10^9 requests per tick and beyond), and the work per tick

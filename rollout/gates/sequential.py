@@ -31,7 +31,7 @@ import math
 from typing import Any
 
 from rollout.gates import describe, readings, stats, threshold
-from rollout.gates.evaluate import Settings, Tick, Verdict
+from rollout.gates.types import Settings, Tick, Verdict
 from rollout.spec import Gate
 
 SRM_ALPHA = 0.001
@@ -349,7 +349,13 @@ def _verdict(
     text = words + describe.decision(status, halt, w, s)
     if srm:
         o = ev["srm"]["observed_share"]
-        text += f"; traffic split looks broken (candidate share {o:.1%} vs {ev['srm']['expected_share']:.0%} expected): halting, gates cannot be trusted"
+        text += (
+            f"; traffic split looks broken (candidate share {o:.1%} vs "
+            f"{ev['srm']['expected_share']:.0%} expected): halting, gates cannot be trusted"
+        )
     if both:
-        text += f"; candidate and baseline both breach {', '.join(r[0] for r in both)} (a provider incident?): halting instead of rolling back"
+        text += (
+            f"; candidate and baseline both breach {', '.join(r[0] for r in both)} "
+            "(a provider incident?): halting instead of rolling back"
+        )
     return Verdict(gate=gate.name, status=status, summary=text, halt=halt, evidence=ev)

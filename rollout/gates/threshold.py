@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollout.gates import readings
-from rollout.gates.evaluate import Settings, Tick, Verdict
+from rollout.gates.types import Settings, Tick, Verdict
 from rollout.spec import Gate
 
 
