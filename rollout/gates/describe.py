@@ -56,7 +56,11 @@ def decision(
     worst: tuple[str, float, float] | None,
     best: tuple[str, float, float] | None,
 ) -> str:
-    """`worst` = (bound, log e of harm, log threshold); `best` = (bound, log e of safety, log threshold)."""
+    """The decision clause of a sequential gate's line.
+
+    `worst` = (bound, log e of harm, log threshold); `best` = (bound, log e of safety, log
+    threshold).
+    """
     if halt:
         return ""
     if status == "fail" and worst is not None:

@@ -5,7 +5,8 @@ placeholders below untouched (as `{{ name }}`) so that they can be filled here, 
 and per analysis window, with a plain regex. Values:
 
     {{ variant }}        baseline | candidate
-    {{ target }}         what the router calls the variant (deployment, backend); default: the variant
+    {{ target }}         what the router calls the variant (deployment, backend); default:
+                         the variant
     {{ window }}         the query window as a PromQL/KQL duration: `60s`
     {{ model }}          the variant's model
     {{ model_version }}  the variant's model version ("" when the plan gives none)

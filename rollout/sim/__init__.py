@@ -1,1 +1,4 @@
-"""Simulated traffic and virtual rollouts: `rollout simulate`, the benchmarks, the `simulated` source."""
+"""Simulated traffic and virtual rollouts.
+
+For `rollout simulate`, the benchmarks and the `simulated` metrics source.
+"""

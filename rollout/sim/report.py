@@ -100,14 +100,20 @@ def text_table(summary: dict[str, Any], title: str) -> list[str]:
     o = s["outcomes"]
     lo, hi = s["rollback_rate_ci95"]
     rate_name = "false rollback rate" if s["healthy"] else "detection probability"
+    ttd, excess, ttf = s["time_to_detect_min"], s["excess_failed_requests"], s["time_to_full_min"]
+    rate = f"{s['rollback_rate'] * 100:.1f} %  (95 % CI {lo * 100:.1f}-{hi * 100:.1f} %)"
     rows = [
         title,
         f"  runs                      {s['runs']}",
-        f"  {rate_name:<25} {s['rollback_rate'] * 100:.1f} %  (95 % CI {lo * 100:.1f}-{hi * 100:.1f} %)",
-        f"  outcomes                  rolled back {o['rolled_back']}, completed {o['completed']}, halted {o['halted']}, paused {o['paused']}, timeout {o['timeout']}",
-        f"  time to detect            median {fmt(s['time_to_detect_min']['median'], ' min')}, p90 {fmt(s['time_to_detect_min']['p90'], ' min')}",
-        f"  excess failed requests    median {fmt(s['excess_failed_requests']['median'])}, mean {fmt(s['excess_failed_requests']['mean'])}, p90 {fmt(s['excess_failed_requests']['p90'])}",
-        f"  time to full              median {fmt(s['time_to_full_min']['median'], ' min')}, p90 {fmt(s['time_to_full_min']['p90'], ' min')}",
+        f"  {rate_name:<25} {rate}",
+        f"  outcomes                  rolled back {o['rolled_back']}, completed {o['completed']},"
+        f" halted {o['halted']}, paused {o['paused']}, timeout {o['timeout']}",
+        f"  time to detect            median {fmt(ttd['median'], ' min')},"
+        f" p90 {fmt(ttd['p90'], ' min')}",
+        f"  excess failed requests    median {fmt(excess['median'])},"
+        f" mean {fmt(excess['mean'])}, p90 {fmt(excess['p90'])}",
+        f"  time to full              median {fmt(ttf['median'], ' min')},"
+        f" p90 {fmt(ttf['p90'], ' min')}",
     ]
     if s["failed_gates"]:
         rows.append(
