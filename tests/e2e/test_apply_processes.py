@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -199,3 +200,23 @@ def test_ctrl_c_leaves_traffic_as_recorded_and_says_how_to_resume(tmp_path):
             run_cli(tmp_path, "abort", "proc-demo")
             again.wait(timeout=60)
     assert again.returncode == 4, log.read_text()
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_release_the_lease_and_record_the_interruption(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    plan = write_plan(tmp_path, "120s")
+    apply = rollout(tmp_path, "apply", str(plan))
+    wait_for(lambda: candidate_weight(tmp_path) == 5)
+    apply.send_signal(sig)
+    _out, err = apply.communicate(timeout=60)
+    assert apply.returncode == code, err
+    assert candidate_weight(tmp_path) == 5  # traffic left as recorded, resumable
+    interrupted = [e for e in history(tmp_path) if e["kind"] == "interrupted"]
+    assert len(interrupted) == 1 and sig.name in interrupted[0]["message"]
+    # the lease was released: status names no holder, and nothing is left in the lease table
+    st = json.loads(run_cli(tmp_path, "status", "proc-demo", "-o", "json").stdout)
+    assert st["holder"] is None and st["phase"] == "progressing"
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
