@@ -75,9 +75,8 @@ def once(tmp: Path) -> tuple[float, float]:
             except (OSError, ValueError, KeyError):
                 pass
         if proc.poll() is not None and restored is None:
-            raise SystemExit(
-                f"abort exited {proc.returncode} without restoring: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"abort exited {proc.returncode} without restoring: {err}")
     done = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"abort failed: {proc.stderr.read().decode() if proc.stderr else ''}")
@@ -100,10 +99,12 @@ def main() -> None:
         f"rollout abort, {args.runs} runs, python {sys.version.split()[0]}, {os.cpu_count()} cores"
     )
     print(
-        f"  routes file at baseline: median {statistics.median(restored) * 1000:.0f} ms, p90 {p90(restored) * 1000:.0f} ms"
+        f"  routes file at baseline: median {statistics.median(restored) * 1000:.0f} ms,"
+        f" p90 {p90(restored) * 1000:.0f} ms"
     )
     print(
-        f"  abort process exited:    median {statistics.median(done) * 1000:.0f} ms, p90 {p90(done) * 1000:.0f} ms (verified + recorded)"
+        f"  abort process exited:    median {statistics.median(done) * 1000:.0f} ms,"
+        f" p90 {p90(done) * 1000:.0f} ms (verified + recorded)"
     )
 
 

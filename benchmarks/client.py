@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(
-            f"rollout.client Routes.choose(), median of {args.calls // BATCH} batches of {BATCH} calls (Python {sys.version.split()[0]})"
+            f"rollout.client Routes.choose(), median of {args.calls // BATCH} batches of {BATCH}"
+            f" calls (Python {sys.version.split()[0]})"
         )
         for name, ns in results.items():
             print(f"  {name:<45} {ns:8.0f} ns/call")

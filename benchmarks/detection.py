@@ -116,15 +116,18 @@ def row(label: str, scenario: str, s: dict[str, Any]) -> str:
     rate = s["rollback_rate"]
     lo, hi = s["rollback_rate_ci95"]
     return (
-        f"| {label} | {scenario} | {s['runs']} | {rate * 100:.1f} % ({lo * 100:.1f}-{hi * 100:.1f}) | "
+        f"| {label} | {scenario} | {s['runs']} | "
+        f"{rate * 100:.1f} % ({lo * 100:.1f}-{hi * 100:.1f}) | "
         f"{f(s['time_to_detect_min']['median'])} / {f(s['time_to_detect_min']['p90'])} | "
-        f"{f(s['excess_failed_requests']['median'], 1)} / {f(s['excess_failed_requests']['mean'], 1)} | "
+        f"{f(s['excess_failed_requests']['median'], 1)} / "
+        f"{f(s['excess_failed_requests']['mean'], 1)} | "
         f"{f(s['candidate_requests_median'])} | {s['outcomes']['halted']} |"
     )
 
 
 HEADER = (
-    "| method | scenario | runs | rolled back (95 % CI) | minutes to detect, median / p90 | excess failed requests, median / mean | "
+    "| method | scenario | runs | rolled back (95 % CI) | minutes to detect, median / p90 | "
+    "excess failed requests, median / mean | "
     "candidate requests, median | halted |\n|---|---|---|---|---|---|---|---|"
 )
 
@@ -158,8 +161,10 @@ def main() -> int:
         thr = plan([{**ERRORS, "max": x}], "threshold", n)
         out += [
             f"\n### Error rate, {rpm:,} requests/min (baseline 1 %)\n",
-            f"Calibrated threshold rule: candidate error rate > {x * 100:g} % in a minute, roll back after {n + 1} failed checks "
-            f"(calibration: false rollbacks {cal['calibration_frr'] * 100:.1f} %, 2x detected {cal['calibration_power'] * 100:.0f} %).\n",
+            f"Calibrated threshold rule: candidate error rate > {x * 100:g} % in a minute, "
+            f"roll back after {n + 1} failed checks "
+            f"(calibration: false rollbacks {cal['calibration_frr'] * 100:.1f} %, "
+            f"2x detected {cal['calibration_power'] * 100:.0f} %).\n",
             HEADER,
         ]
         for scn in ("healthy", "drift", "incident", "error-1.5x", "error-2x", "error-5x"):
@@ -183,11 +188,14 @@ def main() -> int:
     )
     thr_lat = plan([{**P95, "max": x}], "threshold", n)
     out += [
-        "\n### Latency, 1,000 requests/min (lognormal, median 0.8 s, log-sd 0.6; p95 about 2.15 s)\n",
-        "Sequential: mean log-latency (normal-mixture CS, max_increase 0) and an exceedance gate (share of requests over "
-        "2.15 s, the baseline p95, max_ratio 1), alpha split between them. "
-        f"Calibrated threshold rule: candidate p95 > {x:g} s in a minute, roll back after {n + 1} failed checks "
-        f"(calibration: false rollbacks {cal['calibration_frr'] * 100:.1f} %, +10 % detected {cal['calibration_power'] * 100:.0f} %).\n",
+        "\n### Latency, 1,000 requests/min "
+        "(lognormal, median 0.8 s, log-sd 0.6; p95 about 2.15 s)\n",
+        "Sequential: mean log-latency (normal-mixture CS, max_increase 0) and an exceedance gate "
+        "(share of requests over 2.15 s, the baseline p95, max_ratio 1), alpha split between them. "
+        f"Calibrated threshold rule: candidate p95 > {x:g} s in a minute, "
+        f"roll back after {n + 1} failed checks "
+        f"(calibration: false rollbacks {cal['calibration_frr'] * 100:.1f} %, "
+        f"+10 % detected {cal['calibration_power'] * 100:.0f} %).\n",
         HEADER,
     ]
     for scn in ("healthy", "latency+10%", "latency+25%", "tail-regression"):
@@ -214,14 +222,20 @@ def main() -> int:
         for s in ("healthy", "drift", "incident")
     )
     summary = [
-        f"- 1,000 requests/min, 5 % pilot, 1 % -> 2 %: sequential detects {seq['detection_probability'] * 100:.1f} % before full, "
-        f"median {seq['time_to_detect_min']['median']:.0f} min, median excess failed requests {seq['excess_failed_requests']['median']:.1f} "
-        f"(mean {seq['excess_failed_requests']['mean']:.1f}); the calibrated threshold rule detects {thr2['detection_probability'] * 100:.1f} % with mean "
+        f"- 1,000 requests/min, 5 % pilot, 1 % -> 2 %: sequential detects "
+        f"{seq['detection_probability'] * 100:.1f} % before full, "
+        f"median {seq['time_to_detect_min']['median']:.0f} min, median excess failed requests "
+        f"{seq['excess_failed_requests']['median']:.1f} "
+        f"(mean {seq['excess_failed_requests']['mean']:.1f}); the calibrated threshold rule "
+        f"detects {thr2['detection_probability'] * 100:.1f} % with mean "
         f"excess {thr2['excess_failed_requests']['mean']:.1f}: {ratio:.1f}x more exposure.",
-        f"- Highest false-rollback rate of the sequential method on healthy candidates (stationary, drift with weight changes, "
-        f"provider incident; every traffic level; {a.healthy_runs:,} runs each): {worst * 100:.1f} % (alpha {ALPHA * 100:g} %).",
-        f"- `rollout simulate` speed: 1,000 healthy runs of this 3-stage plan (one error gate, 1,000 requests/min, {ticks:,} engine "
-        f"ticks) took {sim_secs:.1f} s ({sim_secs / ticks * 1e6 * (os.cpu_count() or 1):.0f} us of CPU per tick on {os.cpu_count()} cores).",
+        f"- Highest false-rollback rate of the sequential method on healthy candidates "
+        f"(stationary, drift with weight changes, provider incident; every traffic level; "
+        f"{a.healthy_runs:,} runs each): {worst * 100:.1f} % (alpha {ALPHA * 100:g} %).",
+        f"- `rollout simulate` speed: 1,000 healthy runs of this 3-stage plan "
+        f"(one error gate, 1,000 requests/min, {ticks:,} engine ticks) took {sim_secs:.1f} s "
+        f"({sim_secs / ticks * 1e6 * (os.cpu_count() or 1):.0f} us of CPU per tick "
+        f"on {os.cpu_count()} cores).",
     ]
     doc = _document(a, elapsed, summary, out)
     print(doc)
@@ -241,28 +255,37 @@ def _document(a: argparse.Namespace, elapsed: float, summary: list[str], tables:
             "",
             f"    .venv/bin/python {cmd.removeprefix('python ')} --seed {a.seed}",
             "",
-            f"Runtime: {elapsed:.0f} s on this machine ({a.healthy_runs:,} runs per healthy scenario, {a.bad_runs:,} per regression, "
-            f"{a.cal_runs:,} per calibration point).",
+            f"Runtime: {elapsed:.0f} s on this machine ({a.healthy_runs:,} runs per healthy "
+            f"scenario, {a.bad_runs:,} per regression, {a.cal_runs:,} per calibration point).",
             "",
-            "Setup: each run is a full virtual rollout through `rollout.engine.advance` with the plan's own gates: pilot 5 % for 30 min, "
-            "expansion 25 % then 50 % for 30 min each, full 100 % (5 min bake), one analysis tick per minute, alpha 0.05, "
-            "on_inconclusive: proceed. Traffic is Poisson; `drift` moves the base error rate from 0.5 % to 2 % over 90 min while "
-            "the weights change; `incident` multiplies both variants' errors by 5 for 10 min from minute 20. Both methods see the "
-            "same traffic in run i (common random numbers). 'Excess failed requests' is the expected number of extra failed "
-            "requests the candidate served before the rollback (bad candidates that reach full count up to promotion). "
-            "'Rolled back' is the false-rollback rate for healthy scenarios and the detection probability for regressions.",
+            "Setup: each run is a full virtual rollout through `rollout.engine.advance` with the "
+            "plan's own gates: pilot 5 % for 30 min, expansion 25 % then 50 % for 30 min each, "
+            "full 100 % (5 min bake), one analysis tick per minute, alpha 0.05, "
+            "on_inconclusive: proceed. Traffic is Poisson; `drift` moves the base error rate from "
+            "0.5 % to 2 % over 90 min while the weights change; `incident` multiplies both "
+            "variants' errors by 5 for 10 min from minute 20. Both methods see the "
+            "same traffic in run i (common random numbers). 'Excess failed requests' is the "
+            "expected number of extra failed requests the candidate served before the rollback "
+            "(bad candidates that reach full count up to promotion). 'Rolled back' is the "
+            "false-rollback rate for healthy scenarios and the detection probability for "
+            "regressions.",
             "",
             "## The gates compared",
             "",
-            "- `sequential` error gate: `kind: proportion`, `max_ratio: 1.0`: the exact conditional e-process (per-minute Fisher "
-            "noncentral hypergeometric likelihood ratio, half-normal mixture over the log odds ratio, sigma 0.7); it fails when the "
-            "evidence reaches 1/alpha and is never reset between stages. Its sample-ratio-mismatch check (alpha 0.001) halts the "
-            "rollout instead of rolling back; the 'halted' column counts those pauses (expected rate <= 0.1 % per gate).",
-            "- `sequential` latency gates: mean log-latency (normal-mixture confidence sequence, stratified by minute, burn-in 100 "
-            "requests per variant) plus an exceedance gate: a proportion gate whose events are the requests slower than the "
-            'baseline\'s p95 (`events: latency_over{variant="{{ variant }}",le="2.15"}`, `total: requests{...}`, `max_ratio: 1`).',
-            "- `threshold`: Argo/Flagger semantics (`method: threshold`): each minute the candidate's value is compared with an absolute "
-            "bound and the rollout rolls back after `failure_limit + 1` failed checks in a stage; grid-searched as described above.",
+            "- `sequential` error gate: `kind: proportion`, `max_ratio: 1.0`: the exact "
+            "conditional e-process (per-minute Fisher noncentral hypergeometric likelihood "
+            "ratio, half-normal mixture over the log odds ratio, sigma 0.7); it fails when the "
+            "evidence reaches 1/alpha and is never reset between stages. Its sample-ratio-mismatch "
+            "check (alpha 0.001) halts the rollout instead of rolling back; the 'halted' column "
+            "counts those pauses (expected rate <= 0.1 % per gate).",
+            "- `sequential` latency gates: mean log-latency (normal-mixture confidence sequence, "
+            "stratified by minute, burn-in 100 requests per variant) plus an exceedance gate: a "
+            "proportion gate whose events are the requests slower than the baseline's p95 "
+            '(`events: latency_over{variant="{{ variant }}",le="2.15"}`, '
+            "`total: requests{...}`, `max_ratio: 1`).",
+            "- `threshold`: Argo/Flagger semantics (`method: threshold`): each minute the "
+            "candidate's value is compared with an absolute bound and the rollout rolls back after "
+            "`failure_limit + 1` failed checks in a stage; grid-searched as described above.",
             "",
             "## Headline",
             "",

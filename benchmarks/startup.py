@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     typer_ms = statistics.median(samples['python -c "import typer"'])
     ours = statistics.median(samples["rollout --help"])
     print(
-        f"rollout --help costs {ours - base:.0f}ms over bare python, {ours - typer_ms:.0f}ms over importing typer"
+        f"rollout --help costs {ours - base:.0f}ms over bare python,"
+        f" {ours - typer_ms:.0f}ms over importing typer"
     )
     return 0
 

@@ -45,7 +45,8 @@ CASES = {
             16,
             6,
             "",
-            "malformed YAML: did not find expected ',' or ']' (while parsing a flow sequence from line 15)",
+            "malformed YAML: did not find expected ',' or ']'"
+            " (while parsing a flow sequence from line 15)",
         ),
     ),
     "bad indentation": (
@@ -170,7 +171,8 @@ def test_query_placeholders_survive_rendering(plan_dir: Path) -> None:
     text = with_line(
         19,
         'errors{variant="{{ variant }}"}',
-        'errors{variant="{{ variant }}",t="{{ target }}",m="{{ model }}",v="{{ model_version }}",s="{{ stage }}"}[{{ window }}:{{ interval }}]',
+        'errors{variant="{{ variant }}",t="{{ target }}",m="{{ model }}",'
+        'v="{{ model_version }}",s="{{ stage }}"}[{{ window }}:{{ interval }}]',
     )
     text = with_line(3, "name: demo", "name: {{ app }}", text)
     loaded = load(write(plan_dir, text), variables={"app": "support"}, env={})
@@ -392,7 +394,8 @@ def test_a_literal_secret_in_a_plan_is_refused_with_its_line(tmp_path):
     p.write_text(
         "apiVersion: rollout/v1\nkind: Plan\nname: s\n"
         "variants: {baseline: {model: a}, candidate: {model: b}}\n"
-        "router:\n  type: http\n  set:\n    url: http://gw.local/weights\n    headers:\n      Authorization: Bearer abc123\n"
+        "router:\n  type: http\n  set:\n    url: http://gw.local/weights\n"
+        "    headers:\n      Authorization: Bearer abc123\n"
         "metrics: {type: simulated}\nstages: [{name: full, weight: 100}]\n"
     )
     with pytest.raises(SpecError) as e:

@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     p = profiles(args)["candidate"]
     print(
         f"demo service: metrics on http://{args.host}:{args.port}/metrics; {args.rate:g} req/s; "
-        f"routes {args.routes}; candidate error rate {p.error_rate:g}, median latency {p.latency_median:g}s",
+        f"routes {args.routes}; candidate error rate {p.error_rate:g},"
+        f" median latency {p.latency_median:g}s",
         flush=True,
     )
     serve(args, stop)

@@ -17,7 +17,8 @@ from rollout.errors import EXIT_OK, EXIT_RUNTIME
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
-PROM_PLAN = """
+PROM_PLAN = (
+    """
 apiVersion: rollout/v1
 kind: Plan
 name: support-bot
@@ -34,13 +35,15 @@ gates:
     max_ratio: 1.5
   - name: p95
     kind: value
-    query: 'histogram_quantile(0.95, sum by (le) (rate(llm_latency_seconds_bucket{target="{{ target }}"}[{{ window }}])))'
+    query: 'histogram_quantile(0.95, sum by (le) ("""
+    """rate(llm_latency_seconds_bucket{target="{{ target }}"}[{{ window }}])))'
     max: 4
 stages:
   - {name: pilot, weight: 10, bake: 60s}
   - {name: full, weight: 100}
 analysis: {interval: 20s, method: threshold}
 """
+)
 
 
 def prom(handler: Any) -> httpx.MockTransport:
@@ -203,7 +206,9 @@ def test_text_output_is_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[st
 @pytest.mark.slow  # starts a process
 def test_command_source_in_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "score.py").write_text(
-        "import json, os\nprint(json.dumps({'n': 10, 'score': 4.5 if os.environ['ROLLOUT_VARIANT'] == 'baseline' else 3.0}))\n"
+        "import json, os\n"
+        "print(json.dumps({'n': 10,"
+        " 'score': 4.5 if os.environ['ROLLOUT_VARIANT'] == 'baseline' else 3.0}))\n"
     )
     text = PROM_PLAN.replace(
         "gates:\n",

@@ -15,7 +15,8 @@ from rollout.state import open_store
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
-PLAN = """\
+PLAN = (
+    """\
 apiVersion: rollout/v1
 kind: Plan
 name: demo
@@ -25,7 +26,8 @@ variants:
 router: {type: file, path: .rollout/routes.json}
 metrics: {type: simulated}
 gates:
-  - {name: error-rate, kind: proportion, events: 'e{variant="{{ variant }}"}', total: 't{variant="{{ variant }}"}', max_ratio: 1.25}
+  - {name: error-rate, kind: proportion, events: 'e{variant="{{ variant }}"}',"""
+    """ total: 't{variant="{{ variant }}"}', max_ratio: 1.25}
   - {name: latency, kind: value, query: 'p95{variant="{{ variant }}"}', max: 4}
 stages:
   - {name: pilot, weight: 5, bake: 30m, gates: [latency]}
@@ -33,6 +35,7 @@ stages:
   - {name: full, weight: 100, bake: 30m}
 analysis: {interval: 1m}
 """
+)
 
 
 @pytest.fixture

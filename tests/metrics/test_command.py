@@ -162,7 +162,10 @@ def test_timeout_stops_the_command_tree(tmp_path: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
-    """Running (not gone, not a zombie waiting for its reaper); polls briefly for the kill to land."""
+    """Running (not gone, not a zombie waiting for its reaper).
+
+    Polls briefly for the kill to land.
+    """
     import time
 
     for _ in range(100):

@@ -30,7 +30,10 @@ def render(template: str, **over: object) -> str:
 
 
 def test_every_placeholder_is_filled() -> None:
-    t = "{{ variant }}|{{ target }}|{{ window }}|{{ model }}|{{ model_version }}|{{ stage }}|{{ interval }}"
+    t = (
+        "{{ variant }}|{{ target }}|{{ window }}|{{ model }}|{{ model_version }}|{{ stage }}"
+        "|{{ interval }}"
+    )
     assert render(t) == "candidate|gpt41-support|90s|gpt-4.1|2025-04-14|pilot|30s"
 
 

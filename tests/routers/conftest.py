@@ -117,7 +117,10 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def real_gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Gateway, str]]:
-    """The same Gateway behind a real HTTP server on 127.0.0.1 (a free port); yields (gateway, base URL)."""
+    """The same Gateway behind a real HTTP server on 127.0.0.1 (a free port).
+
+    Yields (gateway, base URL).
+    """
     monkeypatch.setenv("GW_TOKEN", TOKEN)
     gw = Gateway()
 

@@ -233,7 +233,10 @@ def test_timeout_takes_a_duration(http_spec: Any) -> None:
 
 @pytest.mark.slow  # starts a process
 def test_importing_the_module_loads_no_http_or_template_library() -> None:
-    code = "import sys, rollout.routers.http; print(sorted(m for m in ('httpx', 'jinja2') if m in sys.modules))"
+    code = (
+        "import sys, rollout.routers.http;"
+        " print(sorted(m for m in ('httpx', 'jinja2') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

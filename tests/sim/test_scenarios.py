@@ -20,7 +20,9 @@ def test_every_builtin_validates_and_health_is_right() -> None:
 def test_yaml_file(tmp_path: Path) -> None:
     f = tmp_path / "slow.yaml"
     f.write_text(
-        "requests_per_minute: 500\ncandidate: {tail_fraction: 0.03, tail_seconds: 3}\nincidents: [{start_minute: 5}]\n"
+        "requests_per_minute: 500\n"
+        "candidate: {tail_fraction: 0.03, tail_seconds: 3}\n"
+        "incidents: [{start_minute: 5}]\n"
     )
     s = resolve(str(f))
     assert (
