@@ -82,3 +82,24 @@ def test_lease_of_a_killed_process_is_taken_over(
         proc.wait()
     with store.lease("quickstart", me, ttl=60):
         assert store.holder("quickstart").pid == os.getpid()  # type: ignore[attr-defined]
+
+
+def test_a_host_whose_clock_runs_ahead_cannot_take_a_live_holders_lease(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expiry is judged by the server's now(): this host's clock, 60 s ahead of the holder's
+    30 s lease, would call it expired if the client's time were used."""
+    from datetime import timedelta
+
+    from rollout.state import _common
+
+    holder = open_store(pg_url)
+    alice = Holder(user="alice", host="ci-7", pid=4242)
+    bob = Holder(user="bob", host="laptop", pid=1)
+    with holder.lease("ahead", alice, ttl=30):
+        real = _common.utcnow
+        monkeypatch.setattr(_common, "utcnow", lambda: real() + timedelta(seconds=60))
+        ahead = open_store(pg_url)
+        with pytest.raises(LeaseHeld, match="alice@ci-7 pid 4242"), ahead.lease("ahead", bob):
+            pass
+        assert holder.holder("ahead").user == "alice"  # type: ignore[attr-defined]
