@@ -368,6 +368,7 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # ROLLOUT_FUZZ_EXAMPLES=5000 for a longer hunt (4000 ran clean while this was written).
+@pytest.mark.slow  # over a second: 300 fuzzed plans
 @settings(
     max_examples=int(os.environ.get("ROLLOUT_FUZZ_EXAMPLES", "300")),
     deadline=None,

@@ -9,6 +9,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -125,6 +126,7 @@ def _check(gate: Gate, tick: Tick, state: dict[str, Any], v: Verdict) -> None:
         assert math.isfinite(x), state
 
 
+@pytest.mark.slow  # over a second: 120 examples through every gate
 @settings(
     max_examples=120,
     deadline=None,

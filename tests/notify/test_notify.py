@@ -30,6 +30,7 @@ def notify_events(ws: Workspace) -> list[dict[str, object]]:
     ]
 
 
+@pytest.mark.slow  # over a second: waits out a webhook that never answers
 def test_a_webhook_that_never_answers_cannot_hold_up_a_rollback(
     ws: Workspace, silent: Silent, monkeypatch: pytest.MonkeyPatch
 ) -> None:

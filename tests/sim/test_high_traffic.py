@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from rollout.compile import compile_plan
 from rollout.sim.scenarios import builtin
 from rollout.sim.virtual import simulate_one
@@ -51,6 +53,7 @@ GATES = [
 ]
 
 
+@pytest.mark.slow  # over a second: a whole rollout at 10,000 requests/min
 def test_five_gates_at_10000_rpm_run_a_whole_rollout() -> None:
     spec = PlanSpec.model_validate(
         {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from rollout.loading import load
 from rollout.records import Plan
 from rollout.sim.report import run_many, summarise
@@ -30,6 +32,7 @@ def test_workers_do_not_change_results(error_plan: Plan) -> None:
     )
 
 
+@pytest.mark.slow  # over a second: many virtual rollouts
 def test_power_at_pilot_traffic_beats_the_calibrated_threshold_rule(
     error_plan: Plan, threshold_plan: Plan
 ) -> None:
@@ -43,6 +46,7 @@ def test_power_at_pilot_traffic_beats_the_calibrated_threshold_rule(
     assert thr["excess_failed_requests"]["median"] >= 5 * seq["excess_failed_requests"]["median"]
 
 
+@pytest.mark.slow  # over a second: many virtual rollouts
 def test_healthy_false_rollbacks_stay_within_alpha_under_drift_and_incident(
     error_plan: Plan,
 ) -> None:
