@@ -314,6 +314,6 @@ def _job_summary(st: StateStore, run: Run) -> None:
 
     try:
         with open(path, "a", encoding="utf-8") as f:
-            f.write(report.render(run, st.history(run.name, limit=200)) + "\n")
+            f.write(report.step_summary(run, st.history(run.name, limit=0)) + "\n")
     except OSError as exc:
         out.warn(f"could not write the job summary: {exc}")

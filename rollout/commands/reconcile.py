@@ -54,7 +54,7 @@ def run(
 
 
 def _one(st: StateStore, r: Run, clock: Clock, extra: dict[str, Any] | None) -> dict[str, Any]:
-    from rollout.commands.apply import lease_ttl
+    from rollout.commands.apply import _job_summary, lease_ttl
     from rollout.lease import LeaseKeeper
     from rollout.providers import build_all
     from rollout.runner import Runner, holder
@@ -82,4 +82,5 @@ def _one(st: StateStore, r: Run, clock: Clock, extra: dict[str, Any] | None) -> 
     finally:
         notifier.close(st, clock)  # bounded by the timeouts; failures into the event log
     latest = st.load(r.name) or r
+    _job_summary(st, latest)  # the GitHub job summary of each rollout this job advanced
     return {"name": r.name, "result": latest.phase.value, "message": latest.message}

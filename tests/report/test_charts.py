@@ -1,0 +1,175 @@
+"""The report's chart builders (`rollout.report.charts`) and what they are fed from a run's
+events (`rollout.report.series`): pure functions, checked on hand-made numbers."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+from rollout.records import Event, Run
+from rollout.report import charts, series
+from tests.helpers.plans import make_plan
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _paths(svg: str) -> dict[str, str]:
+    root = ET.fromstring(svg)  # well-formed XML, or this raises
+    return {p.get("data-series", ""): p.get("d", "") for p in root.iter(f"{SVG}path")}
+
+
+def _xy(d: str) -> list[tuple[float, float]]:
+    return [(float(x), float(y)) for x, y in re.findall(r"(-?[\d.]+),(-?[\d.]+)", d)]
+
+
+def test_a_step_series_holds_each_value_until_the_next_and_to_the_right_edge() -> None:
+    svg = charts.svg_chart(
+        "w",
+        [charts.Series("weight", ((0, 5), (60, 50)), charts.CANDIDATE, step=True)],
+        x_end=120,
+        y_range=(0, 100),
+        y_label="%",
+    )
+    pts = _xy(_paths(svg)["weight"])
+    left, right = charts.LEFT, charts.WIDTH - charts.RIGHT
+    mid = left + (right - left) / 2
+    top, bottom = charts.TOP, charts.HEIGHT - charts.BOTTOM
+    y5 = bottom - (bottom - top) * 0.05
+    y50 = bottom - (bottom - top) * 0.5
+    expect = [(left, y5), (mid, y5), (mid, y50), (right, y50)]
+    assert [(round(x, 1), round(y, 1)) for x, y in pts] == [
+        (round(x, 1), round(y, 1)) for x, y in expect
+    ]
+
+
+def test_bands_rules_and_a_legend_are_drawn_and_text_is_escaped() -> None:
+    svg = charts.svg_chart(
+        "a <b> & c",
+        [
+            charts.Series("cand", ((0, 1), (10, 2)), charts.CANDIDATE, band=((0, 0.5, 1.5),)),
+            charts.Series("bound <x>", ((0, 3),), charts.BOUND, dashed=True),
+        ],
+        x_end=10,
+        y_range=(0, 4),
+        y_label="v",
+        rules=[charts.Rule("needed 20x", 3.5)],
+    )
+    paths = _paths(svg)
+    assert set(paths) == {"cand band", "cand", "bound <x>", "needed 20x"}
+    assert paths["cand band"].endswith("Z")
+    assert "a &lt;b&gt; &amp; c" in svg and "<title>a &lt;b&gt; &amp; c</title>" in svg
+    assert 'stroke-dasharray="4 3"' in svg  # the dashed bound
+    assert re.search(r">needed 20x</text>", svg)
+
+
+def test_values_outside_the_range_are_clipped_to_the_plot() -> None:
+    svg = charts.svg_chart(
+        "c", [charts.Series("s", ((0, -5), (1, 50)), "#000")], x_end=1, y_range=(0, 10), y_label=""
+    )
+    ys = [y for _, y in _xy(_paths(svg)["s"])]
+    assert min(ys) == charts.TOP and max(ys) == charts.HEIGHT - charts.BOTTOM
+
+
+def test_nice_range_is_never_empty_and_keeps_a_floor() -> None:
+    assert charts.nice_range([]) == (-0.08, 1.08)
+    lo, hi = charts.nice_range([2.0, 2.0])
+    assert lo < 2.0 < hi
+    lo, hi = charts.nice_range([1.0, 3.0], floor=0.0)
+    assert lo == 0.0 and hi > 3.0
+
+
+def test_evidence_is_labelled_as_people_read_it() -> None:
+    assert [charts.times_fmt(v) for v in (0, 1, 1.30103, -2, 3, 6)] == [
+        "1x",
+        "10x",
+        "20x",
+        "0.01x",
+        "1,000x",
+        "10^6x",
+    ]
+
+
+def test_sample_steps_resamples_evenly_and_holds_values() -> None:
+    got = charts.sample_steps([(0, 5), (50, 50), (100, 0)], 100, n=4)
+    assert got == [(0, 5), (25, 5), (50, 50), (75, 50), (100, 0)]
+    assert charts.sample_steps([], 100) == []
+
+
+def test_mermaid_block_is_an_xychart_with_one_line_per_series() -> None:
+    text = charts.mermaid_xy(
+        'say "hi"', ["0s", "1m"], [[1, 2.5], [0.3333, 4]], y_label="v", y_range=(0, 5)
+    )
+    lines = text.splitlines()
+    assert lines[0] == "```mermaid" and lines[1] == "xychart-beta" and lines[-1] == "```"
+    assert "    title \"say 'hi'\"" in lines
+    assert '    x-axis ["0s", "1m"]' in lines
+    assert '    y-axis "v" 0 --> 5' in lines
+    assert "    line [1, 2.5]" in lines and "    line [0.333, 4]" in lines
+
+
+def test_wilson_interval_holds_the_rate_and_narrows_with_data() -> None:
+    lo1, hi1 = series.wilson(1, 100)
+    lo2, hi2 = series.wilson(100, 10_000)
+    assert lo1 < 0.01 < hi1 and lo2 < 0.01 < hi2
+    assert hi2 - lo2 < hi1 - lo1
+    assert series.wilson(0, 0) == (0.0, 1.0)
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _ev(seconds: int, kind: str, message: str = "", **data: object) -> Event:
+    return Event(kind=kind, at=T0 + timedelta(seconds=seconds), message=message, data=data)
+
+
+def _verdict(seconds: int, rc: float, rb: float, harm: float) -> Event:
+    return _ev(
+        seconds,
+        "verdict",
+        gate="error-rate",
+        status="inconclusive",
+        evidence={
+            "kind": "proportion",
+            "method": "sequential",
+            "candidate_rate": rc,
+            "baseline_rate": rb,
+            "candidate_requests": 1000,
+            "candidate_events": rc * 1000,
+            "baseline_requests": 9000,
+            "baseline_events": rb * 9000,
+            "bounds": {"max_ratio": {"log_e_harm": harm, "log_e_safe": -1.0, "log_threshold": 3}},
+        },
+    )
+
+
+def test_series_reads_weights_values_bounds_evidence_and_stretches_from_events() -> None:
+    plan = make_plan()  # error-rate, max_ratio 1.5
+    run = Run(name="demo", plan_hash=plan.plan_hash, plan=plan, created_at=T0, updated_at=T0)
+    events = [
+        _ev(0, "preflight", weights_before={"baseline": 100, "candidate": 0}),
+        _ev(0, "weights", stage="pilot", weights={"baseline": 95, "candidate": 5}),
+        _verdict(30, 0.02, 0.01, 0.5),
+        _ev(30, "verdict", gate="error-rate", status="inconclusive", evidence={}),  # no data
+        _ev(60, "phase", phase="awaiting_approval", stage="expansion"),
+        _ev(600, "approval", stage="expansion", actor="alice@host"),
+        _ev(600, "weights", stage="expansion", weights={"baseline": 75, "candidate": 25}),
+        _ev(630, "phase", phase="rolling_back"),
+        _ev(631, "phase", phase="rolled_back", weights={"baseline": 100, "candidate": 0}),
+    ]
+    s = series.extract(run, events)
+    assert s.weights == [(0, 0), (0, 5), (600, 25), (631, 0)]
+    assert s.end == T0 + timedelta(seconds=631) and s.x_end == 631
+    g = s.gates["error-rate"]
+    assert g.candidate == [(30, 2.0)] and g.baseline == [(30, 1.0)]
+    assert g.bounds == {"max_ratio": [(30, 1.5)]}  # 1.5 x the baseline's 1 %
+    ((t, lo, hi),) = g.candidate_band
+    assert t == 30 and lo < 2.0 < hi
+    assert g.harm["max_ratio"] == [(30, 0.5 / 2.302585092994046)]
+    assert abs(g.threshold["max_ratio"] - 3 / 2.302585092994046) < 1e-12
+    assert [(x.what, (x.end - x.start).total_seconds() if x.end else None) for x in s.segments] == [
+        ("stage pilot at 5 %", 60),
+        ("awaiting approval for expansion", 540),
+        ("stage expansion at 25 %", 30),
+        ("rolling back", 1),
+    ]
