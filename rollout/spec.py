@@ -21,6 +21,8 @@ from pydantic import (
 )
 
 from rollout.durations import parse_duration
+from rollout.evaluation.spec import EvaluateSpec
+from rollout.llm.pricing import Price
 from rollout.notify.config import NotifyTarget
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
@@ -101,6 +103,19 @@ class Gate(_Strict):
     max_decrease: Bound | None = Field(default=None, ge=0)
     required: bool = True  # must pass for a stage to advance (else advisory)
     source: str | None = Field(default=None, max_length=SHORT)  # a name in `sources`
+    # a built-in LLM signal (rollout.llm.catalog): fills kind and queries from the source type
+    signal: str | None = Field(default=None, max_length=64)
+    threshold: Bound | None = Field(default=None, gt=0)  # ms, for the *-exceedance signals
+
+    @model_serializer(mode="wrap")
+    def _without_signal(self, handler: Any) -> Any:
+        """A gate without `signal:` dumps (and hashes) as it did before signals existed."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for k in ("signal", "threshold"):
+                if data.get(k, 0) is None:
+                    data.pop(k)
+        return data
 
     def queries(self) -> dict[str, str]:
         """role -> query template, for the roles this kind needs."""
@@ -108,6 +123,8 @@ class Gate(_Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> Gate:
+        if self.threshold is not None and self.signal is None:
+            raise ValueError("threshold applies to the *-exceedance signals only")
         need = _QUERIES[self.kind]
         missing = [r for r in need if getattr(self, r) is None]
         if missing:
@@ -207,6 +224,10 @@ class PlanSpec(_Strict):
     analysis: Analysis = Field(default_factory=Analysis)
     # Slack / Teams / webhook notifications (rollout.notify); URLs from the environment only.
     notify: list[NotifyTarget] = Field(default_factory=list, max_length=20)
+    # offline paired evaluation of both variants before any traffic moves (rollout.evaluation)
+    evaluate: EvaluateSpec | None = None
+    # price overrides for cost signals: `model` or `model@version` -> prices (rollout.llm.pricing)
+    pricing: dict[str, Price] | None = Field(default=None, max_length=100)
 
     @model_serializer(mode="wrap")
     def _without_empty_notify(self, handler: Any) -> Any:
@@ -214,7 +235,19 @@ class PlanSpec(_Strict):
         data = handler(self)
         if not self.notify and isinstance(data, dict):
             data.pop("notify", None)
+        if self.evaluate is None and isinstance(data, dict):
+            data.pop("evaluate", None)
+        if self.pricing is None and isinstance(data, dict):
+            data.pop("pricing", None)
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _signals(cls, data: Any) -> Any:
+        """Gates that name a built-in signal get its kind and queries (rollout.llm.catalog)."""
+        from rollout.llm.catalog import expand_signals
+
+        return expand_signals(data)
 
     @model_validator(mode="after")
     def _rules(self) -> PlanSpec:

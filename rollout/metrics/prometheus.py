@@ -47,6 +47,9 @@ class Config(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     headers_env: dict[str, str] = Field(default_factory=dict)
     verify_tls: bool = True
+    # whose metric names built-in LLM signals (rollout.llm.catalog) query: an app's
+    # OpenTelemetry GenAI metrics, or a LiteLLM proxy's own
+    signals: Literal["opentelemetry", "litellm"] = "opentelemetry"
 
     @model_validator(mode="after")
     def _auth(self) -> Config:
