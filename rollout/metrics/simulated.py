@@ -2,7 +2,11 @@
 
 Queries look like Prometheus selectors, so plans read the same on both:
 `requests{variant="candidate"}`, `errors{...}`, `latency_count{...}`, `latency_log_sum{...}`,
-`latency_log_sum_squares{...}`, `latency_over{variant="candidate",le="2.5"}`, `latency_p95{...}`.
+`latency_log_sum_squares{...}`, `latency_over{variant="candidate",le="2.5"}`, `latency_p95{...}`,
+and LLM series: `throttled`, `content_filtered`, `ttft_count|log_sum|log_sum_squares`,
+`ttft_over{le=...}`, `input_tokens_*` / `output_tokens_*` / `cost_*` / `quality_*` (`_count`,
+`_sum`, `_sum_squares`), `feedback`, `thumbs_down` (rollout.sim.traffic.SERIES). Gates that name a
+built-in signal (`signal: ttft`) get these queries written for them (rollout.llm.catalog).
 Each answer is a deterministic function of (seed, variant, window), so asking twice agrees.
 
 The traffic model is rollout.sim.traffic, the one `rollout simulate` uses: optional `drift`
@@ -35,6 +39,21 @@ class Profile(BaseModel):
     latency_sigma: float = Field(default=0.6, gt=0)  # log-sd of a lognormal
     tail_fraction: float = Field(default=0.0, ge=0, le=1)  # share of requests made slower ...
     tail_seconds: float = Field(default=0.0, ge=0)  # ... by this much
+    # LLM traffic (rollout.sim.traffic.LLM)
+    input_tokens: float = Field(default=800.0, gt=0)  # mean per answered request
+    output_tokens: float = Field(default=300.0, gt=0)
+    tokens_sigma: float = Field(default=0.5, gt=0)
+    ttft_median: float = Field(default=0.35, gt=0)  # seconds
+    ttft_sigma: float = Field(default=0.5, gt=0)
+    content_filter_rate: float = Field(default=0.002, ge=0, le=1)
+    capacity_tpm: float | None = Field(default=None, gt=0)  # tokens per minute; None: no limit
+    input_per_1k: float = Field(default=0.0025, ge=0)  # USD, unless the query names prices
+    output_per_1k: float = Field(default=0.01, ge=0)
+    quality_mean: float = Field(default=0.8, ge=0, le=1)
+    quality_sd: float = Field(default=0.15, ge=0)
+    judge_rate: float = Field(default=0.1, ge=0, le=1)
+    feedback_rate: float = Field(default=0.05, ge=0, le=1)
+    thumbs_down_rate: float = Field(default=0.1, ge=0, le=1)
 
 
 class Config(BaseModel):
@@ -85,7 +104,8 @@ class SimulatedSource:
         lam = self.config.requests_per_second * secs * self._weight(variant) / 100.0
         mid = 0.5 * (self._minute(window.start) + self._minute(window.end))
         p = prof.error_rate * self._env.factor(mid)
-        return traffic.draw_batch(
+        rpm = self.config.requests_per_second * 60.0 * self._weight(variant) / 100.0
+        batch = traffic.draw_batch(
             lam,
             p,
             math.log(prof.latency_median),
@@ -95,6 +115,26 @@ class SimulatedSource:
             rng,
             rng,
         )
+        batch.variant = variant
+        batch.llm = traffic.LLM(
+            input_tokens=prof.input_tokens,
+            output_tokens=prof.output_tokens,
+            tokens_sigma=prof.tokens_sigma,
+            ttft_mu=math.log(prof.ttft_median),
+            ttft_sigma=prof.ttft_sigma,
+            content_filter_rate=prof.content_filter_rate,
+            throttle_rate=traffic.throttle_share(
+                prof.capacity_tpm, rpm, prof.input_tokens + prof.output_tokens
+            ),
+            input_per_1k=prof.input_per_1k,
+            output_per_1k=prof.output_per_1k,
+            quality_mean=prof.quality_mean,
+            quality_sd=prof.quality_sd,
+            judge_rate=prof.judge_rate,
+            feedback_rate=prof.feedback_rate,
+            thumbs_down_rate=prof.thumbs_down_rate,
+        )
+        return batch
 
     def query(self, query: str, window: Window) -> float:
         name, labels = traffic.parse(query)

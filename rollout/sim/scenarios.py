@@ -46,13 +46,47 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "candidate": {"tail_fraction": 0.03, "tail_seconds": 3.0},
     },
     "drift": {
-        "description": "healthy candidate; base error rate drifts 0.5 % -> 2 % over 90 min (weights change meanwhile)",
+        "description": (
+            "healthy candidate; base error rate drifts 0.5 % -> 2 % over 90 min "
+            "(weights change meanwhile)"
+        ),
         "baseline": {"error_rate": 0.005},
         "drift": {"error_rate_to": 0.02, "minutes": 90},
     },
     "incident": {
-        "description": "healthy candidate; a provider incident multiplies both variants' errors x5 for 10 min",
+        "description": (
+            "healthy candidate; a provider incident multiplies both variants' errors x5 for 10 min"
+        ),
         "incidents": [{"start_minute": 20, "minutes": 10, "error_factor": 5}],
+    },
+    # LLM scenarios (issue #12): what moving to another model or prompt goes wrong with.
+    "verbose": {
+        "description": "candidate answers with 30 % more output tokens (cost and latency follow)",
+        "candidate": {"output_tokens_factor": 1.3},
+    },
+    "cost-2x": {
+        "description": "candidate costs twice as much per token (a pricier model)",
+        "candidate": {"cost_factor": 2.0},
+    },
+    "throttling": {
+        "description": "candidate deployment has 200k TPM: 429s once its share needs more",
+        "candidate": {"capacity_tpm": 200_000},
+    },
+    "content-filter-spike": {
+        "description": "candidate blocked by the content filter 5x as often (0.2 % -> 1 %)",
+        "candidate": {"content_filter_ratio": 5.0},
+    },
+    "quality-0.05": {
+        "description": "candidate's judge score 0.05 lower on a 0-1 scale (0.80 -> 0.75)",
+        "candidate": {"quality_delta": -0.05},
+    },
+    "ttft+50%": {
+        "description": "candidate's time to first token 50 % longer",
+        "candidate": {"ttft_factor": 1.5},
+    },
+    "cheaper-equal-quality": {
+        "description": "healthy: candidate costs 40 % less per token, same quality and behaviour",
+        "candidate": {"cost_factor": 0.6},
     },
     "broken-router": {
         "description": "healthy candidate but the router sends 1.5x its weight to it (SRM)",

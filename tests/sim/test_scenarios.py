@@ -9,7 +9,7 @@ from rollout.sim.scenarios import BUILTIN, builtin, resolve
 
 
 def test_every_builtin_validates_and_health_is_right() -> None:
-    healthy = {"healthy", "drift", "incident", "broken-router"}
+    healthy = {"healthy", "drift", "incident", "broken-router", "cheaper-equal-quality"}
     for name in BUILTIN:
         s = resolve(name)
         assert s.name == name and s.healthy == (name in healthy)
