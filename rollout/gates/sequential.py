@@ -38,6 +38,29 @@ SRM_ALPHA = 0.001
 BURN_IN = 100  # samples per variant before a normal-mixture test acts (CLT)
 RELATIVE = ("max_ratio", "max_increase", "min_ratio", "max_decrease")
 ABSOLUTE = ("max", "min")
+FIRST_SHARE = 0.7  # share of a harm test's alpha for the e-process started at the first tick
+MAX_STARTS = 16  # e-processes a harm test may start (one per step; restarts after a halt)
+
+
+def log_share(k: int) -> float:
+    """log pi_k, the alpha share of the k-th e-process a harm test starts (sum over k: 1).
+
+    pi_0 = FIRST_SHARE for the one that starts with the rollout; pi_k = (1 - FIRST_SHARE) /
+    (k (k + 1)) for the one started at the k-th later step or restart. The harm evidence is
+    sum_k pi_k E_k: a mixture of e-processes, each 1 until its (predictable) start, so it is an
+    e-process itself and reaching 1/alpha has probability <= alpha over every start and restart
+    together (an e-detector: a regression that begins at a later step is judged by evidence
+    that begins there, not by the healthy evidence of the steps before it)."""
+    if k == 0:
+        return math.log(FIRST_SHARE)
+    return math.log((1.0 - FIRST_SHARE) / (k * (k + 1)))
+
+
+def _lse(vals: list[float]) -> float:
+    m = max(vals)
+    if m == -math.inf:
+        return m
+    return m + math.log(sum(math.exp(v - m) for v in vals))
 
 
 def bounds(gate: Gate) -> list[tuple[str, float]]:
@@ -73,7 +96,7 @@ def evaluate(
         _copy(state)
         if state
         else {
-            "v": 1,
+            "v": 2,
             "ticks": 0,
             "cum": {},
             "srm": [0.0] * (2 * (stats.GRID_POINTS // 2)),
@@ -99,15 +122,20 @@ def evaluate(
     cand = tick.readings.get("candidate", {})
     base = tick.readings.get("baseline", {})
     st["ticks"] += 1
+    step = [tick.stage, tick.weight]
+    # a new step with a baseline alongside starts new harm e-processes (the first tick's
+    # e-processes are the tests' own, started with the state)
+    fresh = st.get("step") not in (None, step) and 0 < tick.weight < 100
+    st["step"] = step
     alpha_k = settings.alpha / max(1, len(bounds(gate)))
     role = "total" if gate.kind == "proportion" else "count"
     # counts are numbers (increase() is fractional): the nearest integer, never truncated
     nB, nA = stats.whole(cand.get(role, 0.0)), stats.whole(base.get(role, 0.0))
     srm = _srm(st, nA, nB, tick.weight / 100.0)
     if gate.kind == "proportion":
-        results, words, ev = _proportion(gate, st, cand, base, alpha_k)
+        results, words, ev = _proportion(gate, st, cand, base, alpha_k, fresh)
     else:
-        results, words, ev = _mean(gate, st, cand, base, alpha_k)
+        results, words, ev = _mean(gate, st, cand, base, alpha_k, fresh)
     return st, _verdict(
         gate,
         st,
@@ -128,7 +156,8 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
     else:
         cum["srm_a"] = cum["srm_b"] = 0
     st["srm_weight"] = w
-    le = stats.log_mix(st["srm"], stats.sym_grid()[1])
+    # after a halt the test starts over with the next share of SRM_ALPHA (never spent again)
+    le = stats.log_mix(st["srm"], stats.sym_grid()[1]) + log_share(st.get("srm_k", 0))
     fired = le >= math.log(1 / SRM_ALPHA)
     tot = cum["srm_a"] + cum["srm_b"]
     out = {
@@ -137,8 +166,9 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
         "expected_share": w,
         "observed_share": cum["srm_b"] / tot if tot else None,
     }
-    if fired:  # halt once; a person resumes, and the test starts over
+    if fired:  # halt once; a person resumes, and the test starts over on the next share
         st["srm"] = [0.0] * len(st["srm"])
+        st["srm_k"] = st.get("srm_k", 0) + 1
         cum["srm_a"] = cum["srm_b"] = 0
     return out
 
@@ -147,18 +177,50 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
 Result = tuple[str, float, float, float, str]
 
 
+def _starts(t: dict[str, Any], fresh: bool, blank: Any) -> None:
+    """Start one more harm e-process (a copy of `blank`) when a new step begins."""
+    t.setdefault("late", [])
+    t.setdefault("late_k", [])
+    nxt = t.setdefault("next", 1)
+    if fresh and nxt < MAX_STARTS:
+        t["late"].append(_copy(blank))
+        t["late_k"].append(nxt)
+        t["next"] = nxt + 1
+
+
+def _restart(t: dict[str, Any], keys: tuple[str, ...], blank: Any) -> None:
+    """After a halt: every e-process of the test starts over on the next unused share."""
+    for k in keys:
+        t[k] = _copy(blank)
+    t["k0"] = t.get("next", 1)
+    t["next"] = t["k0"] + 1
+    t["late"], t["late_k"] = [], []
+
+
+def _detector(t: dict[str, Any], first: float, late: list[float]) -> float:
+    """log of sum_k pi_k E_k: the first e-process and those started at later steps."""
+    terms = [log_share(t.get("k0", 0)) + first]
+    terms += [log_share(k) + v for k, v in zip(t["late_k"], late, strict=True)]
+    return _lse(terms)
+
+
 def _proportion(
-    gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str, float], alpha_k: float
+    gate: Gate,
+    st: dict[str, Any],
+    cand: dict[str, float],
+    base: dict[str, float],
+    alpha_k: float,
+    fresh: bool = False,
 ) -> tuple[list[Result], str, dict[str, Any]]:
     cum = st["cum"]
     nB, nA = stats.whole(cand.get("total", 0.0)), stats.whole(base.get("total", 0.0))
     eB = min(stats.whole(cand.get("events", 0.0)), nB)
     eA = min(stats.whole(base.get("events", 0.0)), nA)
-    p_prev = cum["eA"] / cum["nA"] if cum.get("nA") else None  # the plug-in uses only the past
     lt = math.log(1 / alpha_k)
     _, logw = stats.half_grid()
     out: list[Result] = []
     tests = st["tests"]
+    tols: dict[str, float] = {}
     for b, val in bounds(gate):
         t = tests.setdefault(
             b,
@@ -166,26 +228,36 @@ def _proportion(
             if b in RELATIVE
             else {"cu": _zeros(), "cd": _zeros(), "bu": _zeros(), "bd": _zeros()},
         )
+        _starts(t, fresh, _zeros())
         if b in RELATIVE:
             harm_up = b in ("max_ratio", "max_increase")
-            tol = _psi_tol(b, val, p_prev)
+            tol = _psi_tol(b, val, nA, nB, eA, eB)
             if tol is not None:
-                stats.hyper_update(t["up"], t["down"], nA, nB, eA, eB, tol)
+                late: list[list[float]] = t["late"]
+                ups, downs = (late, []) if harm_up else ([], late)
+                stats.hyper_update(
+                    t["up"], t["down"], nA, nB, eA, eB, tol, more_up=ups, more_down=downs
+                )
                 t["log_psi_tol"] = tol
+                tols[b] = tol
             up, down = stats.log_mix(t["up"], logw), stats.log_mix(t["down"], logw)
-            out.append((b, up, down, lt, "") if harm_up else (b, down, up, lt, ""))
+            harm, safe = (up, down) if harm_up else (down, up)
+            harm = _detector(t, harm, [stats.log_mix(x, logw) for x in t["late"]])
+            out.append((b, harm, safe, lt, ""))
         else:
-            stats.binom_update(t["cu"], t["cd"], nB, eB, val)
-            stats.binom_update(t["bu"], t["bd"], nA, eA, val)
             hi = b == "max"
+            lc: list[list[float]] = t["late"]
+            ups, downs = (lc, []) if hi else ([], lc)
+            stats.binom_update(t["cu"], t["cd"], nB, eB, val, more_up=ups, more_down=downs)
+            stats.binom_update(t["bu"], t["bd"], nA, eA, val)
             harm_c = stats.log_mix(t["cu" if hi else "cd"], logw)
+            harm_c = _detector(t, harm_c, [stats.log_mix(x, logw) for x in t["late"]])
             safe_c = stats.log_mix(t["cd" if hi else "cu"], logw)
             harm_b = stats.log_mix(t["bu" if hi else "bd"], logw)
             now_b = (eA / nA > val if hi else eA / nA < val) if nA else False
             both = harm_c >= lt and (harm_b >= lt or now_b)
-            if both:  # a provider incident: restart the ceiling tests once a person resumes
-                for k in ("cu", "cd", "bu", "bd"):
-                    t[k] = _zeros()
+            if both:  # a provider incident: the ceiling tests start over on the next share
+                _restart(t, ("cu", "cd", "bu", "bd"), _zeros())
             out.append(
                 (b, harm_c, safe_c, lt, "both" if both else ("candidate" if harm_c >= lt else ""))
             )
@@ -202,21 +274,31 @@ def _proportion(
         "candidate_events": cum["eB"],
         "baseline_events": cum["eA"],
         "tick": {"candidate": [eB, nB], "baseline": [eA, nA]},
+        "log_odds_tolerance": tols,
     }
     return out, describe.proportion_line(gate.name, rc, rb, cum["nB"]), ev
 
 
-def _psi_tol(bound: str, val: float, p: float | None) -> float | None:
-    """The tolerated log odds ratio for this tick, from the baseline rate before it."""
+def _psi_tol(bound: str, val: float, nA: int, nB: int, eA: int, eB: int) -> float | None:
+    """This tick's tolerated log odds ratio: the bound, on the scale the user wrote it (a risk
+    ratio or a difference of rates), at this tick's own base rate.
+
+    The exact test conditions on the tick's margins (requests per variant, events in all), so
+    any tolerance computed from them keeps each increment an e-value. The baseline rate is
+    estimated from the pooled rate as if the candidate sat exactly on the bound: the pooled rate
+    is p = (1 - w) pA + w pB with w the candidate's share, and on the bound pB = r pA (ratio) or
+    pA + d (difference). A rate that drifts from tick to tick is followed tick by tick, so a
+    risk-ratio margin means the same thing at 1 % and at 60 % (an odds ratio would not)."""
+    N, E = nA + nB, eA + eB
+    if N <= 0 or nA <= 0 or nB <= 0 or E <= 0 or E >= N:
+        return None  # the margins fix the count: no information, no tolerance needed
+    p, w = E / N, nB / N
     if bound in ("max_ratio", "min_ratio"):
-        if not p:
-            return math.log(val)  # rare-event limit: odds ratio = rate ratio
-        q = val * p
-        return stats.odds_tolerance(p, q) if q < 1 else None
-    if p is None:
-        return None
-    q = p + val if bound == "max_increase" else p - val
-    return stats.odds_tolerance(p, q)
+        pa = p / (1.0 - w + w * val)
+        return stats.odds_tolerance(pa, val * pa) if val * pa < 1.0 else None
+    d = val if bound == "max_increase" else -val
+    pa = p - w * d
+    return stats.odds_tolerance(pa, pa + d)
 
 
 _CONTRAST = {
@@ -228,7 +310,12 @@ _CONTRAST = {
 
 
 def _mean(
-    gate: Gate, st: dict[str, Any], cand: dict[str, float], base: dict[str, float], alpha_k: float
+    gate: Gate,
+    st: dict[str, Any],
+    cand: dict[str, float],
+    base: dict[str, float],
+    alpha_k: float,
+    fresh: bool = False,
 ) -> tuple[list[Result], str, dict[str, Any]]:
     cum = st["cum"]
     mB = stats.moments(cand.get("count", 0.0), cand.get("sum", 0.0), cand.get("sum_squares", 0.0))
@@ -243,6 +330,7 @@ def _mean(
     for b, val in bounds(gate):
         delta = 0.0
         t = st["tests"].setdefault(b, {"S": 0.0, "V": 0.0, "W": 0.0, "Vb": 0.0, "rho": None})
+        _starts(t, fresh, [0.0, 0.0, 0.0])
         if b in RELATIVE:
             a, c, d = _CONTRAST[b]
             coef_a = c if c is not None else (-val if b == "max_ratio" else val)
@@ -266,14 +354,19 @@ def _mean(
                     tb, mA[0], (mA[1] - val) * (1 if hi else -1), mA[2] / mA[0], burning, alpha_k
                 )
         harm, safe = _nm(t)
+        if t["rho"]:
+            late = [stats.nm_log_e(x[0], x[1], t["rho"]) for x in t["late"]]
+            harm = _detector(t, harm, late)
         state = ""
         if b in ABSOLUTE and harm >= lt:
             tb = st["tests"][b + ":baseline"]
             now_b = mA is not None and ((mA[1] > val) if b == "max" else (mA[1] < val))
             state = "both" if (_nm(tb)[0] >= lt or now_b) else "candidate"
-            if state == "both":
+            if state == "both":  # a provider incident: start over on the next share
+                k0 = t.get("next", 1)
                 for k in (t, tb):
-                    k.update({"S": 0.0, "V": 0.0, "W": 0.0})
+                    k.update({"S": 0.0, "V": 0.0, "W": 0.0, "k0": k0, "next": k0 + 1})
+                    k["late"], k["late_k"] = [], []
         out.append((b, harm, safe, lt, state))
         if t["rho"] and t["W"] > 0:
             r = stats.nm_radius(t["V"], t["rho"], alpha_k) / t["W"]
@@ -310,6 +403,10 @@ def _accumulate(
     t["S"] += w * diff
     t["V"] += w * w * var
     t["W"] += w
+    for x in t.get("late", ()):  # e-processes started at later steps: [S, V, W] from there
+        x[0] += w * diff
+        x[1] += w * w * var
+        x[2] += w
 
 
 def _nm(t: dict[str, Any]) -> tuple[float, float]:

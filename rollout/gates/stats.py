@@ -95,6 +95,8 @@ def hyper_update(
     eB: float,
     log_psi_tol: float,
     sigma: float = PRIOR_SIGMA,
+    more_up: Sequence[list[float]] = (),
+    more_down: Sequence[list[float]] = (),
 ) -> None:
     """One tick of the exact conditional e-processes (section 3.3A), in place.
 
@@ -106,7 +108,10 @@ def hyper_update(
 
     Counts are rounded to the nearest integer (`whole`), events capped at their total. The
     normaliser comes from rollout.gates.conditional: exact for small ticks, a windowed sum with
-    bounded work and a validity slack for huge ones (10^9 requests per tick is fine)."""
+    bounded work and a validity slack for huge ones (10^9 requests per tick is fine).
+
+    `more_up` / `more_down`: e-processes of the same test started later (an e-detector's
+    components) take the same increments, computed once."""
     nA_, nB_ = whole(nA), whole(nB)
     eA_, eB_ = min(whole(eA), nA_), min(whole(eB), nB_)
     E, N = eA_ + eB_, nA_ + nB_
@@ -116,9 +121,15 @@ def hyper_update(
     xs = [log_psi_tol, *(log_psi_tol + g for g in gs), *(log_psi_tol - g for g in gs)]
     vals, slack = conditional.log_mgf_ratios(N, E, nB_, eB_, xs)
     m0, k = vals[0], len(gs)
-    for j in range(k):
-        up[j] -= vals[1 + j] - m0 + slack
-        down[j] -= vals[1 + k + j] - m0 + slack
+    inc_up = [-(vals[1 + j] - m0 + slack) for j in range(k)]
+    inc_down = [-(vals[1 + k + j] - m0 + slack) for j in range(k)]
+    for acc, inc in ((up, inc_up), (down, inc_down)):
+        for j in range(k):
+            acc[j] += inc[j]
+    for more, inc in ((more_up, inc_up), (more_down, inc_down)):
+        for acc in more:
+            for j in range(k):
+                acc[j] += inc[j]
 
 
 def odds_tolerance(p: float, q: float) -> float | None:
@@ -129,7 +140,14 @@ def odds_tolerance(p: float, q: float) -> float | None:
 
 
 def binom_update(
-    up: list[float], down: list[float], n: int, e: int, c: float, sigma: float = PRIOR_SIGMA
+    up: list[float],
+    down: list[float],
+    n: int,
+    e: int,
+    c: float,
+    sigma: float = PRIOR_SIGMA,
+    more_up: Sequence[list[float]] = (),
+    more_down: Sequence[list[float]] = (),
 ) -> None:
     """One tick of one-sample e-processes for a rate against a fixed level c (absolute ceilings).
 
@@ -143,9 +161,12 @@ def binom_update(
     gs, _ = half_grid(sigma)
     lpc, lqc = math.log(c), math.log1p(-c)
     for j, g in enumerate(gs):
-        for acc, sgn in ((up, 1.0), (down, -1.0)):
+        for acc, more, sgn in ((up, more_up, 1.0), (down, more_down, -1.0)):
             p1 = 1.0 / (1.0 + math.exp(-(lc + sgn * g)))
-            acc[j] += e * (math.log(p1) - lpc) + (n - e) * (math.log1p(-p1) - lqc)
+            inc = e * (math.log(p1) - lpc) + (n - e) * (math.log1p(-p1) - lqc)
+            acc[j] += inc
+            for extra in more:
+                extra[j] += inc
 
 
 @cache
