@@ -106,7 +106,9 @@ def _values_svg(run: Run, g: GateSeries, x_end: float, idx: int) -> str | None:
     unit = " %" if g.unit == "%" else ""
     what = "rate" if g.kind == "proportion" else "value"
     return charts.svg_chart(
-        f"{g.gate}: {what} per variant (cumulative), with bands and the bound",
+        f"{g.gate}: {what} per variant"
+        + (" (cumulative), with bands" if g.candidate_band or g.baseline_band else "")
+        + " and the bound",
         series,
         x_end=x_end,
         y_range=charts.nice_range(ys, floor=0.0 if g.kind == "proportion" else None),

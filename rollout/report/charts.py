@@ -17,6 +17,7 @@ from rollout.durations import format_duration
 
 WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 40, 36
+LEGEND_ROW = 14  # a legend that needs a second row pushes the plot down by this
 
 # Colour-blind-safe pair (Okabe-Ito) plus neutrals.
 BASELINE = "#0072b2"
@@ -92,6 +93,8 @@ def svg_chart(
     tests (and people reading the source) can find what is drawn."""
     x_end = max(x_end, 1.0)
     y0, y1 = y_range
+    legend, rows = _legend([(s.name, s.color, s.dashed) for s in series if s.points], rules)
+    top, height = TOP + LEGEND_ROW * (rows - 1), HEIGHT + LEGEND_ROW * (rows - 1)
     pw, ph = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def sx(x: float) -> float:
@@ -99,15 +102,15 @@ def svg_chart(
 
     def sy(y: float) -> float:
         y = min(max(y, y0), y1)
-        return TOP + ph * (1 - (y - y0) / (y1 - y0))
+        return top + ph * (1 - (y - y0) / (y1 - y0))
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
+        f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
         f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
         f'<text x="{LEFT}" y="16" font-size="13" font-weight="600">{escape(title)}</text>',
-        f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#ccc"/>',
+        f'<rect x="{LEFT}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#ccc"/>',
     ]
     ticks = list(y_ticks) if y_ticks is not None else [y0 + (y1 - y0) * i / 4 for i in range(5)]
     for t in ticks:
@@ -122,20 +125,20 @@ def svg_chart(
     for i in range(5):
         x = x_end * i / 4
         out.append(
-            f'<text x="{_num(sx(x))}" y="{TOP + ph + 14}" font-size="10" '
+            f'<text x="{_num(sx(x))}" y="{top + ph + 14}" font-size="10" '
             f'text-anchor="middle">{escape(elapsed(x))}</text>'
         )
     out.append(
-        f'<text x="12" y="{TOP + ph / 2}" font-size="10" text-anchor="middle" '
-        f'transform="rotate(-90 12 {TOP + ph / 2})">{escape(y_label)}</text>'
+        f'<text x="12" y="{top + ph / 2}" font-size="10" text-anchor="middle" '
+        f'transform="rotate(-90 12 {top + ph / 2})">{escape(y_label)}</text>'
     )
     for s in series:
         if len(s.band) >= 1:
-            top = [f"{_num(sx(x))},{_num(sy(hi))}" for x, _, hi in s.band]
-            bottom = [f"{_num(sx(x))},{_num(sy(lo))}" for x, lo, _ in reversed(s.band)]
+            upper = [f"{_num(sx(x))},{_num(sy(hi))}" for x, _, hi in s.band]
+            lower = [f"{_num(sx(x))},{_num(sy(lo))}" for x, lo, _ in reversed(s.band)]
             out.append(
                 f'<path data-series="{escape(s.name)} band" fill="{s.color}" fill-opacity="0.15" '
-                f'stroke="none" d="M{" L".join(top + bottom)} Z"/>'
+                f'stroke="none" d="M{" L".join(upper + lower)} Z"/>'
             )
     for s in series:
         if not s.points:
@@ -147,7 +150,7 @@ def svg_chart(
             f'<path data-series="{escape(r.name)}" d="M{LEFT},{y} L{LEFT + pw},{y}" '
             f'stroke="{r.color}" stroke-width="1.5" stroke-dasharray="6 3" fill="none"/>'
         )
-    out.append(_legend([(s.name, s.color, s.dashed) for s in series if s.points], rules))
+    out.append(legend)
     out.append("</svg>")
     return "\n".join(out)
 
@@ -178,19 +181,23 @@ def _marks(s: Series, sx: Callable[[float], float], sy: Callable[[float], float]
     )
 
 
-def _legend(items: list[tuple[str, str, bool]], rules: Sequence[Rule]) -> str:
+def _legend(items: list[tuple[str, str, bool]], rules: Sequence[Rule]) -> tuple[str, int]:
+    """The key above the plot, wrapped into rows that fit the width. Returns (svg, rows)."""
     entries = items + [(r.name, r.color, True) for r in rules]
-    out, x = [], LEFT
+    out, x, y, rows = [], LEFT, 28, 1
     for name, color, dashed in entries:
+        size = 30 + round(6.2 * len(name))
+        if x > LEFT and x + size > WIDTH - RIGHT:
+            x, y, rows = LEFT, y + LEGEND_ROW, rows + 1
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         out.append(
-            f'<line x1="{x}" y1="28" x2="{x + 18}" y2="28" stroke="{color}" stroke-width="2"'
+            f'<line x1="{x}" y1="{y}" x2="{x + 18}" y2="{y}" stroke="{color}" stroke-width="2"'
             f"{dash}/>"
-            f'<text x="{x + 22}" y="28" font-size="11" dominant-baseline="middle">'
+            f'<text x="{x + 22}" y="{y}" font-size="11" dominant-baseline="middle">'
             f"{escape(name)}</text>"
         )
-        x += 30 + 7 * len(name)
-    return "".join(out)
+        x += size
+    return "".join(out), rows
 
 
 def log_ticks(lo: float, hi: float) -> list[float]:

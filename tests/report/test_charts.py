@@ -173,3 +173,53 @@ def test_series_reads_weights_values_bounds_evidence_and_stretches_from_events()
         ("stage expansion at 25 %", 30),
         ("rolling back", 1),
     ]
+
+
+def test_a_long_legend_wraps_and_pushes_the_plot_down() -> None:
+    names = [f"a rather long series name {i}" for i in range(4)]
+    svg = charts.svg_chart(
+        "c",
+        [charts.Series(n, ((0, 1),), "#000") for n in names],
+        x_end=1,
+        y_range=(0, 2),
+        y_label="",
+    )
+    root = ET.fromstring(svg)
+    assert int(root.get("height", "0")) > charts.HEIGHT
+    ys = {t.get("y") for t in root.iter(f"{SVG}text") if (t.text or "").startswith("a rather")}
+    assert len(ys) >= 2  # on more than one row
+
+
+def test_a_mean_gate_band_is_its_confidence_sequence_on_the_candidate_scale() -> None:
+    # max_increase 0.1: the contrast is candidate - baseline; with the baseline at 2.0 a
+    # confidence sequence [-0.05, 0.25] for the contrast puts the candidate in [1.95, 2.25].
+    plan = make_plan(
+        gates=[
+            {
+                "name": "latency",
+                "kind": "mean",
+                "count": "c",
+                "sum": "s",
+                "sum_squares": "q",
+                "max_increase": 0.1,
+            }
+        ],
+        analysis={"interval": "20s", "method": "sequential"},
+    )
+    run = Run(name="demo", plan_hash=plan.plan_hash, plan=plan, created_at=T0, updated_at=T0)
+    ev = {
+        "kind": "mean",
+        "method": "sequential",
+        "candidate_mean": 2.1,
+        "baseline_mean": 2.0,
+        "confidence_sequences": {
+            "max_increase": {"estimate": 0.1, "cs_lower": -0.05, "cs_upper": 0.25, "margin": 0.1}
+        },
+        "bounds": {"max_increase": {"log_e_harm": 0.0, "log_e_safe": 0.0, "log_threshold": 3}},
+    }
+    s = series.extract(run, [_ev(0, "verdict", gate="latency", status="inconclusive", evidence=ev)])
+    g = s.gates["latency"]
+    ((t, lo, hi),) = g.candidate_band
+    assert (t, round(lo, 9), round(hi, 9)) == (0, 1.95, 2.25)
+    assert g.bounds == {"max_increase": [(0, 2.1)]}
+    assert g.baseline_band == []  # no interval is stored for the baseline's mean
