@@ -10,6 +10,7 @@ from rollout import views
 from rollout.clock import Clock
 from rollout.commands._common import clock_or_system, find
 from rollout.errors import EXIT_OK, InvalidInput
+from rollout.gates.evaluate import carry
 from rollout.records import Event, Phase
 from rollout.runner import actor, new_run
 from rollout.views import retry as view
@@ -31,6 +32,8 @@ def run(
     now = clock.now()
     who = actor()
     fresh = new_run(r.plan, now, attempt=r.attempt + 1)
+    if r.plan_hash == fresh.plan_hash:  # the same candidate: its gates' alpha is not spent again
+        fresh = fresh.model_copy(update={"gates": carry(r.gates)})
     ev = Event(
         kind="created",
         at=now,

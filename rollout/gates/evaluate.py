@@ -18,7 +18,7 @@ from typing import Any
 from rollout.gates.types import Settings, Status, Tick, Verdict
 from rollout.spec import Gate
 
-__all__ = ["Settings", "Status", "Tick", "Verdict", "evaluate"]
+__all__ = ["Settings", "Status", "Tick", "Verdict", "carry", "evaluate"]
 
 
 def evaluate(
@@ -31,3 +31,11 @@ def evaluate(
     from rollout.gates import sequential
 
     return sequential.evaluate(gate, state, tick, settings)
+
+
+def carry(states: dict[str, Any]) -> dict[str, Any]:
+    """Every gate's state for a new attempt of the same plan (`rollout retry`): the tests go
+    on from where the last attempt left them, so a retry never spends alpha again."""
+    from rollout.gates import sequential
+
+    return {name: sequential.carry(st) for name, st in states.items() if isinstance(st, dict)}

@@ -145,6 +145,43 @@ def evaluate(
     )
 
 
+def carry(state: dict[str, Any]) -> dict[str, Any]:
+    """A gate's state for a new attempt of the same plan (`rollout retry`): alpha is not spent
+    again. Every harm e-process (and the SRM test) starts over on the next unused share of its
+    alpha, exactly as after a halt; the evidence toward certification (`pass`) is kept, since
+    the candidate is the same (same plan hash). Threshold-method state starts over."""
+    if state.get("v") != 2:
+        return {}
+    st = _copy(state)
+    st["step"] = None  # the retry's first tick starts nothing more: the restarts below do
+    st["srm"] = [0.0] * len(st["srm"])
+    st["srm_k"] = st.get("srm_k", 0) + 1
+    st.pop("srm_weight", None)
+    for name, t in st["tests"].items():
+        if name.endswith(":baseline"):
+            continue
+        if "up" in t:  # a proportion relative bound: restart the harm side only
+            harm = "up" if name in ("max_ratio", "max_increase") else "down"
+            _restart(t, (harm,), _zeros())
+        elif "cu" in t:
+            _restart(t, ("cu", "cd", "bu", "bd"), _zeros())
+        elif name in RELATIVE:  # a mean relative bound: S, V, W serve both sides; keep them
+            # for `pass` and start the harm side afresh as a late component on the next share
+            t["k0"] = t.get("k0", 0)
+            nxt = t.get("next", 1)
+            t["late"], t["late_k"] = [[0.0, 0.0, 0.0]], [nxt]
+            t["next"] = nxt + 1
+            t["harm_from_late"] = True
+        else:  # a mean ceiling: start over
+            k0 = t.get("next", 1)
+            t.update({"S": 0.0, "V": 0.0, "W": 0.0, "k0": k0, "next": k0 + 1})
+            t["late"], t["late_k"] = [], []
+            tb = st["tests"].get(name + ":baseline")
+            if tb is not None:
+                tb.update({"S": 0.0, "V": 0.0, "W": 0.0})
+    return st
+
+
 def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
     cum = st["cum"]
     # The first window after a weight change may hold requests routed before the router
@@ -356,7 +393,8 @@ def _mean(
         harm, safe = _nm(t)
         if t["rho"]:
             late = [stats.nm_log_e(x[0], x[1], t["rho"]) for x in t["late"]]
-            harm = _detector(t, harm, late)
+            # after a retry the first e-process serves `pass` only: its harm share is spent
+            harm = _detector(t, -math.inf if t.get("harm_from_late") else harm, late)
         state = ""
         if b in ABSOLUTE and harm >= lt:
             tb = st["tests"][b + ":baseline"]

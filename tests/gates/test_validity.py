@@ -194,3 +194,45 @@ def test_srm_restart_spends_the_next_share() -> None:
     # each restart needs more evidence than the one before: the gaps do not shrink
     gaps = [b - a for a, b in itertools.pairwise(fired)]
     assert gaps == sorted(gaps)
+
+
+def test_a_retry_carries_the_tests_on_and_restarts_harm_on_the_next_share() -> None:
+    from rollout.gates.evaluate import carry
+
+    g = gate(max_ratio=1.0, max=0.5)
+    st: dict[str, Any] = {}
+    for _ in range(30):  # harm on the candidate: 4 % against 1 %
+        st, v = evaluate(g, st, tick("pilot", 50, 20, 500, 5, 500), SEQ)
+    assert v.status == "fail"
+    safe_before = st["tests"]["max_ratio"]["down"]
+    new = carry({"errors": st, "p95": {"stage": "pilot", "failures": 3}})
+    assert new["p95"] == {}  # threshold state starts over
+    t = new["errors"]["tests"]["max_ratio"]
+    assert t["k0"] == 1 and t["up"] == [0.0] * len(t["up"])  # harm: the next share, from zero
+    assert t["down"] == safe_before  # evidence toward `pass` is kept
+    assert new["errors"]["srm_k"] == 1 and new["errors"]["tests"]["max"]["k0"] == 1
+    # the retry of the same bad candidate needs more evidence than the first attempt did
+    _st2, v2 = evaluate(g, new["errors"], tick("pilot", 50, 20, 500, 5, 500), SEQ)
+    first = evaluate(g, {}, tick("pilot", 50, 20, 500, 5, 500), SEQ)[1]
+    h1 = first.evidence["bounds"]["max_ratio"]["log_e_harm"]
+    h2 = v2.evidence["bounds"]["max_ratio"]["log_e_harm"]
+    assert math.isclose(h1 - h2, math.log(0.7 / 0.15), rel_tol=1e-9)
+
+
+def test_a_mean_gate_retry_keeps_pass_evidence_and_restarts_harm() -> None:
+    from rollout.gates.evaluate import carry
+
+    g = Gate(name="lat", kind="mean", count="c", sum="s", sum_squares="q", max_increase=0.1)
+    rng = np.random.default_rng(1)
+    st: dict[str, Any] = {}
+    for _ in range(20):
+        r = {}
+        for v, m in (("candidate", 0.5), ("baseline", 0.0)):
+            x = rng.normal(m, 1.0, 200)
+            r[v] = {"count": 200.0, "sum": float(x.sum()), "sum_squares": float((x * x).sum())}
+        st, verdict = evaluate(g, st, Tick(at=AT, stage="p", weight=50, readings=r), SEQ)
+    assert verdict.status == "fail"
+    new = carry({"lat": st})["lat"]
+    t = new["tests"]["max_increase"]
+    assert t["S"] == st["tests"]["max_increase"]["S"] and t["harm_from_late"]
+    assert t["late"] == [[0.0, 0.0, 0.0]] and t["late_k"] == [1]
