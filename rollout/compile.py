@@ -29,6 +29,9 @@ def fingerprint(variant: Mapping[str, Any], prompt_digest: str | None) -> str:
 def steps_of(spec: PlanSpec) -> tuple[Step, ...]:
     every_gate = tuple(g.name for g in spec.gates)
     out: list[Step] = [Step(kind="preflight")]
+    if spec.evaluate is not None:  # offline and first: no traffic moves unless it passes
+        names = tuple(g.name for g in spec.evaluate.gates)
+        out.insert(0, Step(kind="evaluate", stage="evaluate", weight=0, gates=names))
     for stage in spec.stages:
         if stage.approval:
             out.append(Step(kind="approval", stage=stage.name))

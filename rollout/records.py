@@ -41,7 +41,7 @@ class Weights(_Frozen):
         return f"{self.candidate}% candidate / {self.baseline}% baseline"
 
 
-StepKind = Literal["preflight", "set_weight", "analyze", "approval", "promote"]
+StepKind = Literal["evaluate", "preflight", "set_weight", "analyze", "approval", "promote"]
 
 
 class Step(_Frozen):

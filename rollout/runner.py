@@ -239,7 +239,23 @@ class Runner:
 
     # -- observing ----------------------------------------------------------------------------
     def _observe(self, run: Run, wants: engine.Wants, now: datetime) -> engine.Observation:
-        return Observer(self.plan, self.providers, self._emit).observe(wants)
+        obs = Observer(self.plan, self.providers, self._emit).observe(wants)
+        if wants.evaluate and self.plan.spec.evaluate is not None:
+            import dataclasses
+
+            from rollout.evaluation.command import run_evaluation
+
+            ctx = self.providers.ctx
+            got = run_evaluation(
+                self.plan.spec.evaluate,
+                plan_dir=ctx.plan_dir,
+                plan_name=self.plan.name,
+                variants=ctx.variants,
+                fingerprints=self.plan.fingerprints,
+                emit=self._emit,
+            )
+            obs = dataclasses.replace(obs, evaluation=got)
+        return obs
 
     # -- acting -------------------------------------------------------------------------------
     def _before_shift(self, actions: tuple[engine.Action, ...], run: Run) -> None:

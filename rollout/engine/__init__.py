@@ -95,6 +95,8 @@ def wanted(plan: Plan, run: Run, now: datetime) -> Wants:
         return Wants()
     if step.kind == "preflight":
         return Wants(preflight=True)
+    if step.kind == "evaluate":
+        return Wants(evaluate=True)
     if step.kind == "analyze" and step.gates and run.step_started_at is not None:
         last = run.last_tick_at or run.step_started_at
         if _due(last, step.interval or 60, now, bake_end(step, run)):

@@ -104,7 +104,14 @@ def rollback(
     return Decision(run=new, actions=(SetWeights(base, reason),), events=(e,), wake_at=None)
 
 
+def evaluate(plan: Plan, run: Run, step: Step, obs: Observation, now: datetime) -> Decision:
+    from rollout.evaluation.step import evaluate_step  # the offline paired evaluation
+
+    return evaluate_step(plan, run, step, obs, now)
+
+
 STEPS = {
+    "evaluate": evaluate,
     "preflight": preflight,
     "set_weight": set_weight,
     "approval": approval,

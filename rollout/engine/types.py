@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from rollout.evaluation.types import EvaluationRun
 from rollout.gates.evaluate import Tick
 from rollout.records import Event, Plan, Run, Step, Weights
 from rollout.spec import Gate
@@ -37,6 +38,7 @@ class TickRequest:
 class Wants:
     preflight: bool = False
     tick: TickRequest | None = None
+    evaluate: bool = False  # run the plan's eval command for both variants (rollout.evaluation)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Observation:
     preflight: dict[str, str] | None = None  # check -> result, when preflight ran and passed
     served: Weights | None = None  # what the router says it served in the tick's window
     causes: tuple[str, ...] = ()  # what the router says can make `served` differ from the set split
+    evaluation: EvaluationRun | None = None  # both variants' eval scores, when Wants.evaluate
 
 
 @dataclass(frozen=True)

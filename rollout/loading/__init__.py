@@ -74,6 +74,11 @@ def load(
     try:
         spec, data, locator = _parse(text, name, listed)
         digests = _prompt_digests(spec, path.parent, locator, name)
+        if spec.evaluate is not None:  # dataset, working directory, program (rollout.evaluation)
+            from rollout.evaluation.checks import problems as evaluate_problems
+
+            if found := evaluate_problems(spec, path.parent, locator, name):
+                raise SpecError(found)
         checks.check_providers(spec, data, text, locator, name)
         plan = compile_plan(spec, digests, source=name)
         checks.compiled_size_problem(len(plan.model_dump_json()), name)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollout.engine import Observation, advance, gate_specs, wanted
+from rollout.evaluation.types import SIMULATED
 from rollout.errors import InvalidInput, ProviderError
 from rollout.gates.evaluate import Tick
 from rollout.observe import read_tick
@@ -119,6 +120,7 @@ def simulate_one(
             weights=weights,
             ticks=obs_ticks,
             preflight={"simulated": "ok"} if want.preflight else None,
+            evaluation=SIMULATED if want.evaluate else None,  # offline: not simulated
         )
         d = advance(plan, run, obs, now)
         for act in d.actions:

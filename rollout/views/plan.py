@@ -77,4 +77,7 @@ def _cells(s: Step, name: str) -> list[str]:
             last += f"; min {s.min_requests} requests"
     elif s.kind == "approval":
         last = f"waits for `rollout promote {name}` (or --approve)"
+    elif s.kind == "evaluate":
+        weight = "0%"
+        last = f"offline, 0 % traffic: paired gates {', '.join(s.gates)}"
     return [s.kind, s.stage or "", weight, duration, last]
