@@ -515,6 +515,35 @@ def reconcile(
     _call("reconcile", names=names or [], state=state, output=output.value)
 
 
+@app.command(
+    help=_help(
+        "Drive every active rollout in the store until stopped: replicas against one "
+        "PostgreSQL database share the work (each claims due rollouts), with the same leases, "
+        "fencing and commit-act-verify as apply. SIGTERM finishes the rollout in hand, then "
+        "exits 0. Manifests for Kubernetes, systemd and scheduled jobs: docs/fleet.md.",
+        "rollout controller --state postgresql://rollout@db/rollout",
+        "rollout controller --exit-when-done -o json",
+    )
+)
+def controller(
+    state: State = None,
+    output: OutputOpt = Output.text,
+    batch: Annotated[
+        int, typer.Option("--batch", metavar="N", help="Due rollouts claimed per round trip.")
+    ] = 16,
+    exit_when_done: Annotated[
+        bool, typer.Option("--exit-when-done", help="Exit once no rollout is active.")
+    ] = False,
+) -> None:
+    _call(
+        "controller",
+        state=state,
+        output=output.value,
+        batch=batch,
+        exit_when_done=exit_when_done,
+    )
+
+
 class Format(StrEnum):
     markdown = "markdown"
     md = "md"
@@ -587,6 +616,128 @@ def simulate(
         seed=seed,
         var=var or [],
         var_file=var_file or [],
+        output=output.value,
+    )
+
+
+# `rollout azure ...`: Azure helpers that are not a rollout verb of their own.
+azure_app = typer.Typer(
+    help="Azure helpers: `rollout azure upgrades` finds and canaries Azure's own model upgrades.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+upgrades_app = typer.Typer(
+    help=_help(
+        "Azure OpenAI moves a whole deployment to a new model version by itself "
+        "(versionUpgradeOption, retirements): list the deployments it would move and why, and "
+        "write a canary plan for one (candidate at the new version, NoAutoUpgrade, baseline "
+        "pinned). Read-only against Azure.",
+        "rollout azure upgrades list --subscription $SUB -g rg-llm --account aoai-prod",
+        "rollout azure upgrades plan gpt4o-support --subscription $SUB -g rg-llm "
+        "--account aoai-prod --write upgrade.yaml",
+    ),
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+azure_app.add_typer(upgrades_app, name="upgrades")
+app.add_typer(azure_app, name="azure")
+
+Subscription = Annotated[
+    str,
+    typer.Option(
+        "--subscription",
+        metavar="ID",
+        envvar="AZURE_SUBSCRIPTION_ID",
+        help="Azure subscription id. Env: AZURE_SUBSCRIPTION_ID.",
+        show_default=False,
+    ),
+]
+ResourceGroup = Annotated[
+    str,
+    typer.Option(
+        "--resource-group",
+        "-g",
+        metavar="NAME",
+        envvar="AZURE_RESOURCE_GROUP",
+        help="Resource group of the Azure OpenAI account. Env: AZURE_RESOURCE_GROUP.",
+        show_default=False,
+    ),
+]
+Account = Annotated[
+    str,
+    typer.Option("--account", metavar="NAME", help="The Azure OpenAI account.", show_default=False),
+]
+
+
+@upgrades_app.command(
+    "list",
+    help=_help(
+        "The account's deployments with a newer default model version or an upgrade Azure "
+        "will make by itself, each with why and when.",
+        "rollout azure upgrades list --subscription $SUB -g rg-llm --account aoai-prod",
+        "rollout azure upgrades list --account aoai-prod -o json   # ids from the environment",
+    ),
+)
+def azure_upgrades_list(
+    subscription: Subscription,
+    resource_group: ResourceGroup,
+    account: Account,
+    output: OutputOpt = Output.text,
+) -> None:
+    _call(
+        "azure_upgrades",
+        action="list",
+        subscription=subscription,
+        resource_group=resource_group,
+        account=account,
+        output=output.value,
+    )
+
+
+@upgrades_app.command(
+    "plan",
+    help=_help(
+        "The canary plan for one deployment's upgrade: the candidate deployment created at the "
+        "new version with NoAutoUpgrade, the baseline pinned meanwhile, error-rate and latency "
+        "gates, an APIM router. Printed, or written with --write; review it, then apply it.",
+        "rollout azure upgrades plan gpt4o-support --subscription $SUB -g rg-llm "
+        "--account aoai-prod --write upgrade.yaml",
+        "rollout azure upgrades plan gpt4o-support --account aoai-prod --apim-service apim-prod "
+        "--pool aoai-pool > upgrade.yaml",
+    ),
+)
+def azure_upgrades_plan(
+    deployment: Annotated[
+        str,
+        typer.Argument(metavar="DEPLOYMENT", help="The deployment to canary.", show_default=False),
+    ],
+    subscription: Subscription,
+    resource_group: ResourceGroup,
+    account: Account,
+    write: Annotated[
+        Path | None,
+        typer.Option("--write", metavar="PATH", help="Write the plan here.", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH.")] = False,
+    apim_service: Annotated[
+        str, typer.Option("--apim-service", metavar="NAME", help="The APIM service routing.")
+    ] = "apim-llm",
+    pool: Annotated[
+        str, typer.Option("--pool", metavar="NAME", help="The APIM backend pool.")
+    ] = "aoai-pool",
+    output: OutputOpt = Output.text,
+) -> None:
+    _call(
+        "azure_upgrades",
+        action="plan",
+        subscription=subscription,
+        resource_group=resource_group,
+        account=account,
+        deployment=deployment,
+        write=write,
+        force=force,
+        apim_service=apim_service,
+        pool=pool,
         output=output.value,
     )
 
