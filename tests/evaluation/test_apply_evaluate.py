@@ -52,7 +52,7 @@ def test_a_worse_candidate_is_stopped_before_any_traffic_moves(ws: EvalWorkspace
     assert ev["n"] == 40 and ev["n_expected"] == 40
     assert ev["mean_difference"] < -0.1 and ev["upper_bound"] < -0.02
     assert ev["margin"] == {"max_decrease": 0.02} and ev["alpha"] == 0.05
-    assert ev["method"] == "paired t"
+    assert ev["method"] == "paired t, plus-two"
     # history says why, with the paired numbers; no weights event at all
     events = history(ws)
     assert not [e for e in events if e["kind"] == "weights"]

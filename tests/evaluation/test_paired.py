@@ -51,19 +51,31 @@ def test_an_equal_candidate_passes_with_the_bound_in_the_evidence() -> None:
     cand = [b + rng.gauss(0, 0.01) for b in base]
     status, ev = run(base, cand)
     assert status == "pass"
-    assert ev["n"] == 60 and ev["method"] == "paired t"
+    assert ev["n"] == 60 and ev["method"] == "paired t, plus-two"
     lower = ev["lower_bound"]
     assert isinstance(lower, float) and -0.02 <= lower < ev["mean_difference"]  # type: ignore[operator]
 
 
-def test_the_bound_is_mean_minus_t_times_the_standard_error() -> None:
+def test_the_bound_is_the_plus_two_t_bound() -> None:
+    """mean − t · se over the differences plus two pseudo-items at ± the largest one."""
     d = [0.01, -0.02, 0.03, 0.0, -0.01, 0.02, 0.01, -0.03, 0.02, 0.0] * 4
     base = [0.5] * len(d)
     _, ev = run(base, [0.5 + x for x in d])
     n = len(d)
-    mean = sum(d) / n
-    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
-    assert ev["lower_bound"] == pytest.approx(mean - t_quantile(0.95, n - 1) * sd / math.sqrt(n))
+    adj = [*d, 0.03, -0.03]
+    mean = sum(adj) / (n + 2)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in adj) / (n + 1))
+    want = mean - t_quantile(0.95, n - 1) * sd / math.sqrt(n + 2)
+    assert ev["lower_bound"] == pytest.approx(want, rel=1e-6, abs=1e-6)
+    assert ev["mean_difference"] == pytest.approx(sum(d) / n)  # reported as observed
+
+
+def test_all_ties_on_a_pass_fail_metric_are_not_certainty() -> None:
+    """40 items both variants pass: a candidate failing 5 % more would show this 13 % of the
+    time, so it is not shown within 0.02 (the plus-two items at ±1 say so)."""
+    status, ev = run([1.0] * 40, [1.0] * 40)
+    assert status == "inconclusive" and ev["lower_bound"] < -0.02  # type: ignore[operator]
+    assert run([1.0] * 400, [1.0] * 400)[0] == "pass"
 
 
 def test_a_clearly_worse_candidate_fails() -> None:
@@ -92,14 +104,14 @@ def test_pairing_removes_the_item_effect() -> None:
 
 
 def test_small_n_also_needs_the_sign_test() -> None:
-    # 12 items: one big gain hides 9 small losses beyond the margin; t alone would pass.
+    # 12 items: five big gains hide seven small losses beyond the margin; t alone would pass.
     base = [0.5] * 12
-    cand = [0.5 + 1.0] * 3 + [0.5 - 0.03] * 9
+    cand = [0.5 + 0.3] * 5 + [0.5 - 0.03] * 7
     status, ev = run(base, cand)
     assert ev["lower_bound"] > -0.02  # type: ignore[operator]
     assert status == "inconclusive" and "sign test" in str(ev["method"])
     sign = ev["sign_test"]
-    assert isinstance(sign, dict) and sign["not_worse_than_margin"] == 3 and sign["p"] > 0.05
+    assert isinstance(sign, dict) and sign["not_worse_than_margin"] == 5 and sign["p"] > 0.05
 
 
 def test_fewer_paired_items_than_min_items_is_inconclusive() -> None:
@@ -129,9 +141,9 @@ def test_expected_ids_from_the_dataset_count_items_neither_variant_scored() -> N
 
 def test_lower_is_better_metrics_use_the_upper_bound() -> None:
     gate = EvalGate(name="refusals", metric="refused", max_increase=0.05)
-    base = [0.0] * 40
-    assert run(base, [0.0] * 40, gate)[0] == "pass"
-    status, ev = run(base, [1.0 if i % 4 == 0 else 0.0 for i in range(40)], gate)
+    base = [0.0] * 100
+    assert run(base, [0.0] * 100, gate)[0] == "pass"
+    status, ev = run(base, [1.0 if i % 4 == 0 else 0.0 for i in range(100)], gate)
     assert status == "fail" and ev["lower_bound"] > 0.05  # type: ignore[operator]
 
 
