@@ -114,15 +114,14 @@ def run_one(
     try:
         out, err = proc.communicate(timeout=spec.timeout)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        proc.communicate()
+        _kill(proc)
         return VariantRun(
             variant,
             error=f"{shown!r} for the {variant} ran longer than {spec.timeout}s and was stopped",
         )
+    except BaseException:  # Ctrl-C, SIGTERM (signals.Interrupted): no eval left running behind
+        _kill(proc)
+        raise
     if proc.returncode != 0:
         tail = _tail(err.decode(errors="replace")) or _tail(out.decode(errors="replace"))
         return VariantRun(
@@ -140,6 +139,15 @@ def run_one(
         )
     items = len(next(iter(got.values()))) if got else 0
     return VariantRun(variant, scores=got, items=items)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """The whole process group (a shell and what it started), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.communicate()
 
 
 def _dataset_facts(path: Path) -> tuple[str | None, tuple[str, ...] | None]:

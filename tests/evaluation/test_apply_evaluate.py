@@ -178,3 +178,20 @@ def test_the_command_gets_the_variant_not_the_callers_secrets_in_messages(
     run = ws.run("support-bot")
     assert "baseline gpt-4o" in run.message  # what the command saw, from its stderr tail
     assert "sk-test-0123456789abcdef" not in run.message + res.out + res.err
+
+
+def test_resume_after_a_failed_eval_command_runs_the_evaluation_again(ws: EvalWorkspace) -> None:
+    outage = ws.root / "judge-down"
+    outage.write_text("")
+    plan = ws.write_plan()
+    text = plan.read_text().replace('EVAL_MODE: ""', f'EVAL_FAIL_FILE: "{outage}"')
+    plan.write_text(text)
+    assert ws.cli("apply", str(plan)).code == 5
+    assert ws.run("support-bot").phase == Phase.PAUSED
+    assert ws.cli("apply", str(plan)).code == 5  # still paused: apply does not rerun it alone
+    outage.unlink()  # the judge is back
+    assert ws.cli("resume", "support-bot").code == 0
+    res = ws.cli("apply", str(plan), "--until", "pilot")
+    assert res.code == 0, res.out + res.err
+    run = ws.run("support-bot")
+    assert run.verdicts["evaluate:quality"]["status"] == "pass" and ws.candidate_weight() == 5
