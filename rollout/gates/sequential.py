@@ -35,6 +35,9 @@ from rollout.gates.types import Settings, Tick, Verdict
 from rollout.spec import Gate
 
 SRM_ALPHA = 0.001
+SRM_BAND = 0.2  # a share within 20 % (relative) of the weight is not a mismatch
+SRM_WARMUP = 5  # ticks at a weight before its split is tested (the dispersion needs them)
+SRM_SIGMA = 0.3  # prior scale of the log-odds shift beyond the band
 BURN_IN = 100  # samples per variant before a normal-mixture test acts (CLT)
 RELATIVE = ("max_ratio", "max_increase", "min_ratio", "max_decrease")
 ABSOLUTE = ("max", "min")
@@ -133,7 +136,8 @@ def evaluate(
     nB, nA = stats.whole(cand.get(role, 0.0)), stats.whole(base.get(role, 0.0))
     srm = _srm(st, nA, nB, tick.weight / 100.0)
     if gate.kind == "proportion":
-        results, words, ev = _proportion(gate, st, cand, base, alpha_k, fresh)
+        rows = _bucket_rows(tick)
+        results, words, ev = _proportion(gate, st, cand, base, alpha_k, fresh, rows)
     else:
         results, words, ev = _mean(gate, st, cand, base, alpha_k, fresh)
     return st, _verdict(
@@ -160,7 +164,13 @@ def carry(state: dict[str, Any]) -> dict[str, Any]:
     for name, t in st["tests"].items():
         if name.endswith(":baseline"):
             continue
-        if "up" in t:  # a proportion relative bound: restart the harm side only
+        if name.endswith(":buckets"):  # S, V serve both sides: harm starts on a fresh part
+            if "k" in t:
+                t["late"] = [{"B": [0.0] * t["k"], "A": [0.0] * t["k"]}]
+                t["late_k"] = [t.get("next", 1)]
+                t["next"] = t["late_k"][0] + 1
+                t["harm_from_late"] = True
+        elif "up" in t:  # a proportion relative bound: restart the harm side only
             harm = "up" if name in ("max_ratio", "max_increase") else "down"
             _restart(t, (harm,), _zeros())
         elif "cu" in t:
@@ -183,18 +193,48 @@ def carry(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
+    """The sample-ratio check: is the candidate's share of requests far from the weight?
+
+    A router that assigns users (sticky keys), not requests, splits requests only roughly:
+    a few heavy users on one side move the share, and bursts make it jump from minute to
+    minute. So the test is robust on both counts: (1) its null is a band, a share within
+    SRM_BAND (relative) of the weight, and only a split beyond it is a mismatch (a broken
+    router sends 2x or 0.5x, not 1.05x); (2) counts are deflated by a dispersion factor, the
+    Pearson statistic of the past ticks' shares at this weight (>= 1; a predictable plug-in),
+    and nothing is tested before SRM_WARMUP such ticks. Each side is a binomial mixture
+    e-process against its edge of the band (valid on the whole side by monotone likelihood
+    ratio); they are averaged."""
     cum = st["cum"]
+    lo, hi = w * (1 - SRM_BAND), min(w * (1 + SRM_BAND), 1 - 1e-9)
+    d = st.setdefault("srm_disp", [0.0, 0.0, 0.0, 0])  # sum n, sum n s, sum n s^2, ticks
+    phi = None
     # The first window after a weight change may hold requests routed before the router
     # caught up, so it is left out (a predictable rule: the e-process stays valid).
-    if st.get("srm_weight") == w:
-        stats.srm_update(st["srm"], nA, nB, w)
+    if st.get("srm_weight") == w and 0.0 < w < 1.0:
+        n = nA + nB
+        if d[3] >= SRM_WARMUP and d[0] > 0:
+            phi = _dispersion(d)
+            half = len(st["srm"]) // 2
+            up, down = st["srm"][:half], st["srm"][half:]
+            stats.binom_update(up, [0.0] * half, n / phi, nB / phi, hi, SRM_SIGMA, n_grid=half)
+            stats.binom_update([0.0] * half, down, n / phi, nB / phi, lo, SRM_SIGMA, n_grid=half)
+            st["srm"] = up + down
+        if n > 0:
+            s_t = nB / n
+            d[0], d[1], d[2], d[3] = d[0] + n, d[1] + n * s_t, d[2] + n * s_t * s_t, d[3] + 1
         cum["srm_a"] = cum.get("srm_a", 0) + nA  # the observed split at this weight, for words
         cum["srm_b"] = cum.get("srm_b", 0) + nB
     else:
         cum["srm_a"] = cum["srm_b"] = 0
+        st["srm_disp"] = [0.0, 0.0, 0.0, 0]
     st["srm_weight"] = w
+    half = len(st["srm"]) // 2
+    _, logw = stats.half_grid(SRM_SIGMA, half, 2.0)
+    le = _lse(
+        [stats.log_mix(st["srm"][:half], logw), stats.log_mix(st["srm"][half:], logw)]
+    ) + math.log(0.5)
     # after a halt the test starts over with the next share of SRM_ALPHA (never spent again)
-    le = stats.log_mix(st["srm"], stats.sym_grid()[1]) + log_share(st.get("srm_k", 0))
+    le += log_share(st.get("srm_k", 0))
     fired = le >= math.log(1 / SRM_ALPHA)
     tot = cum["srm_a"] + cum["srm_b"]
     out = {
@@ -202,12 +242,27 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
         "fired": fired,
         "expected_share": w,
         "observed_share": cum["srm_b"] / tot if tot else None,
+        "band": [lo, hi],
+        "dispersion": phi,
     }
     if fired:  # halt once; a person resumes, and the test starts over on the next share
         st["srm"] = [0.0] * len(st["srm"])
         st["srm_k"] = st.get("srm_k", 0) + 1
         cum["srm_a"] = cum["srm_b"] = 0
     return out
+
+
+def _dispersion(d: list[float]) -> float:
+    """Pearson dispersion of per-tick shares (weights n): 1 for binomial splits, more when
+    requests come in bursts of one user; floored at 1."""
+    n, ns, nss, k = d
+    if k < 2 or n <= 0:
+        return 1.0
+    m = ns / n
+    if not 0.0 < m < 1.0:
+        return 1.0
+    chi2 = max(0.0, nss - ns * ns / n) / (m * (1 - m))
+    return max(1.0, chi2 / (k - 1))
 
 
 # A sub-test result: (bound, harm log-e, safety log-e, log threshold, absolute-breach state)
@@ -248,8 +303,10 @@ def _proportion(
     base: dict[str, float],
     alpha_k: float,
     fresh: bool = False,
+    rows: Rows | None = None,
 ) -> tuple[list[Result], str, dict[str, Any]]:
     cum = st["cum"]
+    unit = st.setdefault("unit", "bucket" if rows is not None else "request")
     nB, nA = stats.whole(cand.get("total", 0.0)), stats.whole(base.get("total", 0.0))
     eB = min(stats.whole(cand.get("events", 0.0)), nB)
     eA = min(stats.whole(base.get("events", 0.0)), nA)
@@ -266,7 +323,9 @@ def _proportion(
             else {"cu": _zeros(), "cd": _zeros(), "bu": _zeros(), "bd": _zeros()},
         )
         _starts(t, fresh, _zeros())
-        if b in RELATIVE:
+        if b in RELATIVE and unit == "bucket":
+            out.append(_bucket_bound(tests, b, val, rows, fresh, alpha_k, lt))
+        elif b in RELATIVE:
             harm_up = b in ("max_ratio", "max_increase")
             tol = _psi_tol(b, val, nA, nB, eA, eB)
             if tol is not None:
@@ -312,8 +371,121 @@ def _proportion(
         "baseline_events": cum["eA"],
         "tick": {"candidate": [eB, nB], "baseline": [eA, nA]},
         "log_odds_tolerance": tols,
+        "unit": unit,
     }
+    if unit == "request":
+        ev["assumes"] = (
+            "independent requests (the source gives no bucket label of the sticky key); "
+            "clustered users make this test too confident"
+        )
+    elif rows is None:
+        ev["assumes"] = "this tick had no bucket readings: the relative bounds skipped it"
     return out, describe.proportion_line(gate.name, rc, rb, cum["nB"]), ev
+
+
+# per-bucket (events, requests) of the candidate and of the baseline, in bucket order
+Rows = tuple[list[tuple[float, float]], list[tuple[float, float]]]
+MIN_BUCKETS = 8  # fewer buckets than this give no usable variance
+BUCKET_EVENTS = 10  # events per variant before the bucket test tunes its mixture (burn-in)
+
+
+def _bucket_rows(tick: Tick) -> Rows | None:
+    """The tick's bucket readings as (events, total) rows, or None if unusable."""
+    bk = tick.buckets
+    if not bk or "candidate" not in bk or "baseline" not in bk:
+        return None
+    out: list[list[tuple[float, float]]] = []
+    for variant in ("candidate", "baseline"):
+        rows = []
+        for r in bk[variant]:
+            e, n = r.get("events", 0.0), r.get("total", 0.0)
+            ok = all(isinstance(x, int | float) and math.isfinite(x) for x in (e, n))
+            if not ok or e < 0 or n < 0 or e > n + readings.ROUNDING:
+                return None  # an impossible bucket: no bucket data, never evidence
+            rows.append((min(float(e), float(n)), float(n)))
+        out.append(rows)
+    if len(out[0]) != len(out[1]) or len(out[0]) < MIN_BUCKETS:
+        return None
+    return out[0], out[1]
+
+
+def _bucket_stats(c: dict[str, list[float]]) -> tuple[float, float]:
+    """(S, V): the sum of the bucket contributions and its cluster-robust variance (with a
+    small-sample allowance, 1 + 6 / buckets, for a variance estimated from the buckets)."""
+    v = 0.0
+    for xs in (c["B"], c["A"]):
+        m = sum(xs) / len(xs)
+        v += sum((x - m) ** 2 for x in xs)
+    k = len(c["B"])
+    return sum(c["B"]) + sum(c["A"]), v * k / (k - 1) * (1.0 + 6.0 / k)
+
+
+def _bucket_bound(
+    tests: dict[str, Any],
+    b: str,
+    val: float,
+    rows: Rows | None,
+    fresh: bool,
+    alpha_k: float,
+    lt: float,
+) -> Result:
+    """A relative bound judged on hash buckets of the sticky key (the unit of randomisation).
+
+    Per tick the contrast at the bound is D = sum over the candidate's requests of (event -
+    level), with level the baseline's rate this tick at the bound (r q, q + d or q - d), so
+    that E[D] <= 0 when the candidate is within the bound, whatever the base rate does from
+    tick to tick (stratified by tick). Each bucket's share of D (and of the baseline's own
+    error in q) is accumulated per bucket over ticks; users stay in their bucket, so whatever
+    ties one user's requests together (bursts, a user who fails often) stays inside a bucket
+    and the spread of the bucket sums is a variance that holds for clustered traffic. A
+    normal-mixture e-process (tuned after a burn-in, as for means) runs on (sum, variance)."""
+    k = len(rows[0]) if rows is not None else 0
+    t = tests.setdefault(b + ":buckets", {"rho": None, "late": [], "late_k": [], "next": 1})
+
+    def blank() -> dict[str, list[float]]:
+        return {"B": [0.0] * t["k"], "A": [0.0] * t["k"]}
+
+    if rows is not None and "k" not in t:
+        t["k"] = k
+        t["c"], t["burn"] = blank(), blank()
+        t["n"] = [0.0, 0.0, 0.0, 0.0]  # requests and events so far, per variant
+    if "k" in t and fresh and t["next"] < MAX_STARTS:
+        t["late"].append(blank())
+        t["late_k"].append(t["next"])
+        t["next"] += 1
+    if rows is not None and k == t.get("k"):
+        rb, ra = rows
+        nB, nA = sum(n for _, n in rb), sum(n for _, n in ra)
+        eB, eA = sum(e for e, _ in rb), sum(e for e, _ in ra)
+        if nA > 0 and nB > 0:
+            q = eA / nA
+            sgn = 1.0 if b in ("max_ratio", "max_increase") else -1.0
+            if b in ("max_ratio", "min_ratio"):
+                level, mult = val * q, val * nB / nA
+            else:
+                level, mult = q + sgn * val, nB / nA
+            cb = [sgn * (e - level * n) for e, n in rb]
+            ca = [-sgn * mult * (e - q * n) for e, n in ra]
+            n4 = t["n"]
+            n4[0], n4[1], n4[2], n4[3] = n4[0] + nB, n4[1] + eB, n4[2] + nA, n4[3] + eA
+            burning = min(n4[0], n4[2]) < BURN_IN or min(n4[1], n4[3]) < BUCKET_EVENTS
+            targets = [t["burn"]] if t["rho"] is None else [t["c"], *t["late"]]
+            for c in targets:
+                for i in range(k):
+                    c["B"][i] += cb[i]
+                    c["A"][i] += ca[i]
+            if t["rho"] is None and not burning:  # tune on the burn-in, count from next tick
+                t["rho"] = stats.nm_rho(max(_bucket_stats(t["burn"])[1], 1e-12), alpha_k)
+                t["late"] = [blank() for _ in t["late"]]
+    harm = safe = 0.0
+    if t["rho"]:
+        S, V = _bucket_stats(t["c"])
+        harm, safe = stats.nm_log_e(S, V, t["rho"]), stats.nm_log_e(-S, V, t["rho"])
+        late = [
+            stats.nm_log_e(_bucket_stats(c)[0], _bucket_stats(c)[1], t["rho"]) for c in t["late"]
+        ]
+        harm = _detector(t, -math.inf if t.get("harm_from_late") else harm, late)
+    return (b, harm, safe, lt, "")
 
 
 def _psi_tol(bound: str, val: float, nA: int, nB: int, eA: int, eB: int) -> float | None:

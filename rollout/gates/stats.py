@@ -142,12 +142,13 @@ def odds_tolerance(p: float, q: float) -> float | None:
 def binom_update(
     up: list[float],
     down: list[float],
-    n: int,
-    e: int,
+    n: float,
+    e: float,
     c: float,
     sigma: float = PRIOR_SIGMA,
     more_up: Sequence[list[float]] = (),
     more_down: Sequence[list[float]] = (),
+    n_grid: int = GRID_POINTS,
 ) -> None:
     """One tick of one-sample e-processes for a rate against a fixed level c (absolute ceilings).
 
@@ -158,7 +159,7 @@ def binom_update(
         return
     c = min(max(c, 1e-9), 1 - 1e-9)
     lc = math.log(c / (1 - c))
-    gs, _ = half_grid(sigma)
+    gs, _ = half_grid(sigma) if n_grid == GRID_POINTS else half_grid(sigma, n_grid, 2.0)
     lpc, lqc = math.log(c), math.log1p(-c)
     for j, g in enumerate(gs):
         for acc, more, sgn in ((up, more_up, 1.0), (down, more_down, -1.0)):

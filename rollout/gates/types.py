@@ -33,6 +33,10 @@ class Tick:
     weight: int  # candidate percent while the window ran
     readings: dict[str, dict[str, float]] | None  # variant -> role -> value; None: no data
     error: str | None = None  # the source failed (never a pass)
+    # variant -> one reading (role -> value) per hash bucket of the sticky key, when the source
+    # can split its numbers by the bucket label: the unit of randomisation is the user, and
+    # bucket-level sums give a variance that holds when a user's requests are not independent
+    buckets: dict[str, list[dict[str, float]]] | None = None
 
 
 @dataclass(frozen=True)
