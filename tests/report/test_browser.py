@@ -1,16 +1,23 @@
 """The HTML report opened in a real headless browser (Debian's chromium): no console errors, and
-every chart present and laid out with its series.
+every chart present and laid out with its series. And the mermaid charts of the markdown report
+and the job summaries (the golden files) rendered by mermaid itself, in the same browser, as
+GitHub renders them: a chart GitHub could not draw would be a parse error here.
 
 Skipped when chromium is not installed, unless ROLLOUT_REQUIRE_CHROMIUM=1 (.ci/run sets it and
-installs the package), which makes a missing browser a failure.
+installs the package), which makes a missing browser a failure. mermaid comes from npm (`npm
+pack` of one pinned release, its integrity checked; cached in ~/.cache/rollout-tests).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -43,8 +50,9 @@ def chromium() -> str:
     return path
 
 
-def open_in_browser(page: Path, profile: Path) -> tuple[str, list[str]]:
-    """(the DOM after load, the console messages chromium logged)."""
+def open_in_browser(page: Path, profile: Path, *, wait: bool = False) -> tuple[str, list[str]]:
+    """(the DOM after load, the console messages chromium logged). `wait`: let the page's
+    asynchronous work finish first (virtual time, so no wall-clock wait)."""
     proc = subprocess.run(
         [
             chromium(),
@@ -55,6 +63,7 @@ def open_in_browser(page: Path, profile: Path) -> tuple[str, list[str]]:
             f"--user-data-dir={profile}",
             "--enable-logging=stderr",
             "--v=0",
+            *(["--virtual-time-budget=30000"] if wait else []),
             "--dump-dom",
             page.as_uri(),
         ],
@@ -155,3 +164,93 @@ def test_every_chart_is_laid_out_with_each_series_drawn(report_page: Path, tmp_p
     drawn = {chart: set(what.split(":", 1)[1].split("|")) for chart, what in laid.items()}
     assert {"baseline", "candidate", "bound (max_ratio 1.25)"} <= drawn["values-0"]
     assert {"evidence of harm (max_ratio)", "needed 20x (max_ratio)"} <= drawn["evidence-0"]
+
+
+MERMAID_VERSION = "11.12.2"
+MERMAID_INTEGRITY = (
+    "sha512-n34QPDPEKmaeCG4WDMGy0OT6PSyxKCfy2pJgShP+Qow2KLrvWjcl"
+    "wbc3yXfSIf4BanqWEhQEpngWwNp/XhZt6w=="
+)
+EXPECTED = Path(__file__).parent / "expected"
+
+# Renders every block with mermaid.render and writes what happened into the DOM.
+RENDER = """<script>
+(async () => {
+  mermaid.initialize({startOnLoad: false});
+  const blocks = JSON.parse(document.getElementById("blocks").textContent);
+  const out = [];
+  for (const [i, code] of blocks.entries()) {
+    try {
+      const {svg} = await mermaid.render("m" + i, code);
+      out.push("ok " + (svg.match(/class="line-plot-[0-9]+"/g) || []).length);
+    } catch (e) {
+      out.push("error " + String(e.message || e).split("\\n").join(" | "));
+    }
+  }
+  document.body.setAttribute("data-rendered", JSON.stringify(out));
+})();
+</script>"""
+
+
+def mermaid_js() -> Path:
+    """dist/mermaid.min.js of the pinned release, from npm, integrity checked."""
+    where = Path(
+        os.environ.get("ROLLOUT_MERMAID_DIR")
+        or Path.home() / ".cache" / "rollout-tests" / f"mermaid-{MERMAID_VERSION}"
+    )
+    js = where / "mermaid.min.js"
+    if js.exists():
+        return js
+    if shutil.which("npm") is None:
+        if os.environ.get("ROLLOUT_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("ROLLOUT_REQUIRE_CHROMIUM=1 but npm is not installed (see .ci/run)")
+        pytest.skip("npm is not installed: mermaid (npm package) not fetched")
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["npm", "pack", "--silent", "--pack-destination", str(where), f"mermaid@{MERMAID_VERSION}"],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    tgz = where / f"mermaid-{MERMAID_VERSION}.tgz"
+    digest = "sha512-" + base64.b64encode(hashlib.sha512(tgz.read_bytes()).digest()).decode()
+    assert digest == MERMAID_INTEGRITY, f"{tgz}: integrity {digest}, expected {MERMAID_INTEGRITY}"
+    with tarfile.open(tgz) as tar:
+        member = tar.extractfile("package/dist/mermaid.min.js")
+        assert member is not None
+        part = js.with_suffix(".part")
+        part.write_bytes(member.read())
+        part.replace(js)
+    tgz.unlink()
+    return js
+
+
+def render_mermaid(blocks: list[str], tmp_path: Path) -> list[str]:
+    js = mermaid_js()
+    data = json.dumps(blocks).replace("</", "<\\/")
+    page = tmp_path / "mermaid.html"
+    page.write_text(
+        f'<!doctype html><html><body><script src="{js.as_uri()}"></script>'
+        f'<script type="application/json" id="blocks">{data}</script>{RENDER}</body></html>',
+        encoding="utf-8",
+    )
+    dom, _ = open_in_browser(page, tmp_path / "profile", wait=True)
+    m = re.search(r'data-rendered="([^"]*)"', dom)
+    assert m, "the mermaid page did not finish"
+    rendered: list[str] = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return rendered
+
+
+def test_the_markdown_charts_render_in_mermaid_as_github_draws_them(tmp_path: Path) -> None:
+    blocks: list[tuple[str, str]] = []
+    for path in sorted(EXPECTED.glob("*.md")):
+        found = re.findall(r"```mermaid\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+        blocks += [(path.name, b) for b in found]
+    # every golden file has the weights chart; the reports add two per gate
+    assert len(blocks) == 2 + 3 + 3
+    broken = "xychart-beta\n    line [1, 2\n"  # the control: mermaid's parse errors are seen
+    got = render_mermaid([b for _, b in blocks] + [broken], tmp_path)
+    assert got[-1].startswith("error Parse error")
+    names = [n for n, _ in blocks]
+    want = [f"ok {b.count(chr(10) + '    line [')}" for _, b in blocks]  # one plot per line
+    assert list(zip(names, got[:-1], strict=True)) == list(zip(names, want, strict=True))
