@@ -32,6 +32,26 @@ What the app gets when the file is not usable (the contract; `last_error` says w
 
 `choose()` never raises: whatever happens while reloading is caught and put in `last_error`.
 Only the standard library: apps import this.
+
+Telemetry, one line per model call, labelled the way the built-in LLM signals read it
+(rollout.llm.catalog; `metrics: {type: prometheus}` scraping the app):
+
+    from rollout.client import Telemetry    # (rollout.llm.telemetry)
+    telemetry = Telemetry()                 # OpenTelemetry if opentelemetry-api is installed,
+                                            # else prometheus_client (backend= to choose)
+    telemetry.record(choice.variant, model="gpt-4.1", latency_s=1.2, ttft_s=0.3,
+                     input_tokens=812, output_tokens=240, status=200)
+    telemetry.record(choice.variant, latency_s=0.1, status=429)           # throttled
+    telemetry.record(choice.variant, latency_s=0.2, content_filtered=True)
+    telemetry.score(choice.variant, 0.82)  # a judge's score (0-1);  .feedback(variant, down=True)
+
+As OpenTelemetry GenAI metrics (semantic conventions): `gen_ai.client.operation.duration` (s),
+`gen_ai.client.token.usage` by `gen_ai.token.type`, `gen_ai.server.time_to_first_token` (s),
+with `error.type` = the status code ("429", "500"), `content_filter`, or an exception's class on
+failures; plus `gen_ai.evaluation.score` and the `gen_ai.user.feedback` counter. Each carries
+the attribute `variant`. The SDK's Prometheus exporter exposes them as
+`gen_ai_client_operation_duration_seconds_*`, `gen_ai_client_token_usage_*`, ...; the
+prometheus_client backend registers the same names and labels.
 """
 
 from __future__ import annotations
@@ -291,3 +311,13 @@ class Routes:
         self._table = _Table(t.rollout, t.revision, 0, t.baseline, t.candidate)
         self._sig = None  # a file written again is read again
         return True
+
+
+def __getattr__(name: str) -> Any:
+    """`Telemetry` and `error_type` live in rollout.llm.telemetry (loaded on first use, so that
+    an app that only routes imports nothing past the standard library)."""
+    if name in ("Telemetry", "error_type", "SECONDS_BUCKETS", "TOKEN_BUCKETS", "SCORE_BUCKETS"):
+        import importlib
+
+        return getattr(importlib.import_module("rollout.llm.telemetry"), name)
+    raise AttributeError(f"module 'rollout.client' has no attribute {name!r}")
