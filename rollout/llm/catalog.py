@@ -117,20 +117,23 @@ def _inc(metric: str, sel: str) -> str:
 
 
 def _bucket_moments(
-    bucket: str, count: str, sel: str, bounds: Sequence[float], *, log: bool
+    bucket: str, count: str, sel: str, bounds: Sequence[float], *, log: bool, upper: bool = False
 ) -> tuple[str, str]:
     """(sum, sum of squares) of the observations (or of their logs), from a histogram.
 
-    Each observation is put at its bucket's midpoint (in log space for `log`), and its spread
-    within the bucket is added to the squares as for a uniform distribution over the bucket:
-    never less spread than there is, so the mean gate's confidence sequence stays valid."""
-    edges = [bounds[0] / 2.0 if log else 0.0, *bounds, bounds[-1] * 2.0]
+    `log`: each observation is put at its bucket's midpoint in log space, and its spread within
+    the bucket is added to the squares as for a uniform distribution over the bucket, so sum and
+    squares are moments of one distribution and the spread is not understated.
+    `upper` (non-negative values whose exact sum is read from `_sum`): each square is bounded by
+    its bucket's upper edge squared, an upper bound whatever the values, so the variance the
+    mean gate sees is never below the true one (its confidence sequence stays valid)."""
+    edges = [bounds[0] / 2.0 if log else 0.0, *bounds, bounds[-1] * 4.0]
     f: Callable[[float], float] = math.log if log else (lambda x: x)
     reps, squares = [], []
     for a, b in itertools.pairwise(edges):
         lo, hi = f(a), f(b)
         reps.append((lo + hi) / 2.0)
-        squares.append((lo * lo + lo * hi + hi * hi) / 3.0)
+        squares.append(hi * hi if upper else (lo * lo + lo * hi + hi * hi) / 3.0)
     # Observations in bucket i = cum_i - cum_{i-1}; summed by parts over the cumulative counts.
     terms_s, terms_q = [], []
     for i, b in enumerate(bounds):
@@ -146,7 +149,8 @@ def _bucket_moments(
 def _histogram(
     name: str, sel: str, bounds: Sequence[float], *, log: bool, exact_sum: bool
 ) -> Queries:
-    s, q = _bucket_moments(f"{name}_bucket", f"{name}_count", sel, bounds, log=log)
+    upper = exact_sum and not log
+    s, q = _bucket_moments(f"{name}_bucket", f"{name}_count", sel, bounds, log=log, upper=upper)
     return {
         "count": _inc(f"{name}_count", sel),
         "sum": _inc(f"{name}_sum", sel) if exact_sum and not log else s,
@@ -249,6 +253,7 @@ def _otel_cost(ctx: Context) -> Queries:
         sel_in,
         OTEL_TOKENS,
         log=False,
+        upper=True,
     )
     _, sq_out = _bucket_moments(
         f"{OTEL_TOKENS_METRIC}_bucket",
@@ -256,6 +261,7 @@ def _otel_cost(ctx: Context) -> Queries:
         sel_out,
         OTEL_TOKENS,
         log=False,
+        upper=True,
     )
     return {
         "count": _inc(f"{OTEL_TOKENS_METRIC}_count", sel_out),

@@ -96,7 +96,8 @@ class SimulatedSource:
     def _draw(self, variant: str, window: Window) -> traffic.Batch:
         import numpy as np
 
-        key = f"{self.config.seed}|{variant}|{window.start.timestamp():.3f}|{window.end.timestamp():.3f}"
+        start, end = window.start.timestamp(), window.end.timestamp()
+        key = f"{self.config.seed}|{variant}|{start:.3f}|{end:.3f}"
         seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
         rng = np.random.default_rng(seed)
         prof: Profile = getattr(self.config, variant)

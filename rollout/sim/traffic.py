@@ -334,7 +334,7 @@ def draw_batch(
     counts: Any,
     lat: Any,
 ) -> Batch:
-    """n ~ Poisson(lam), errors ~ Binomial(n, p); latencies lognormal(mu, sigma) plus a slow tail."""
+    """n ~ Poisson(lam), errors ~ Binomial(n, p); latencies lognormal(mu, sigma), a slow tail."""
     n = int(counts.poisson(lam)) if lam > 0 else 0
     e = int(counts.binomial(n, min(1.0, max(0.0, p)))) if n else 0
     return Batch(n, e, mu, sigma, tail_fraction, tail_seconds, lat)
