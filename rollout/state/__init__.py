@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rollout.records import Event, Holder, Run
 
@@ -39,6 +40,33 @@ class StateStore(Protocol):
 
     # The latest attempt of every rollout, for `rollout list`.
     def runs(self) -> list[Run]: ...
+
+
+class Claim(NamedTuple):
+    name: str
+    due: datetime  # when its next look fell due (the controller's lag is measured from here)
+    previous: str | None  # a replica whose claim expired unfinished (a takeover), or None
+
+
+class Claims(Protocol):
+    """Due times for `rollout controller` replicas: which rollout needs a look, and who is on it.
+
+    A claim only spreads the work; the rollout's lease, fencing and revision checks keep two
+    replicas from both acting, exactly as for two `apply` processes."""
+
+    # Put every active rollout that is new or changed (another writer: apply, an intent, abort)
+    # since its last look on the schedule, due at `now`.
+    def sync(self, now: datetime) -> None: ...
+
+    # Up to `limit` rollouts due at `now` that no live claim holds, claimed by `owner` until
+    # now + ttl; rollouts other replicas have claimed are skipped, never waited for.
+    def claim_due(self, owner: str, now: datetime, *, limit: int, ttl: float) -> list[Claim]: ...
+
+    # After a look (or when giving a claim back unlooked): due again at `due` (None: finished,
+    # off the schedule), with the (attempt, revision) looked at; a claim `owner` lost is ignored.
+    def reschedule(
+        self, name: str, owner: str, due: datetime | None, seen: tuple[int, int]
+    ) -> None: ...
 
 
 def state_url(explicit: str | None = None) -> str:

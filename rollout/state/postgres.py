@@ -7,16 +7,20 @@ keyed by the rollout's name, so the check (revision, lease holder) and the write
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from typing import Any
 
 from rollout.errors import LeaseHeld, StaleState, StateError
 from rollout.records import Event, Holder, Run
 from rollout.redact import redact_text
+from rollout.state import Claim
 from rollout.state import _common as common
 
 SCHEMA_VERSION = 1
@@ -61,6 +65,8 @@ class PostgresStore:
         self._hostname = hostname or common.hostname()
         self._connect_timeout = connect_timeout
         self._ready = False
+        self._claims_ready = False
+        self._kept: threading.local | None = None
 
     def _clock(self, cur: Any) -> Any:
         """Lease times come from the database server's clock, not this host's: a host whose clock
@@ -85,6 +91,10 @@ class PostgresStore:
         """
         import psycopg
 
+        kept = self._kept
+        if kept is not None:
+            yield from self._kept_tx(kept)
+            return
         try:
             with psycopg.connect(
                 self.url,
@@ -97,6 +107,38 @@ class PostgresStore:
                 with conn.transaction(), conn.cursor() as cur:
                     yield cur
         except psycopg.Error as exc:
+            raise self._fail(exc) from exc
+
+    def keep_connections(self) -> None:
+        """One connection per thread, kept between transactions (`rollout controller`: a
+        connection per transaction costs more than the rest of a look). A connection that
+        fails is dropped, and the next transaction opens a new one."""
+        if self._kept is None:
+            self._kept = threading.local()
+
+    def _kept_tx(self, kept: threading.local) -> Iterator[Any]:
+        import psycopg
+
+        try:
+            conn = getattr(kept, "conn", None)
+            if conn is None or conn.closed:
+                conn = psycopg.connect(
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=max(1, int(common.patience(self._connect_timeout))),
+                )
+                kept.conn = conn
+            if not self._ready:
+                self._migrate(conn)
+                self._ready = True
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as exc:
+            conn = getattr(kept, "conn", None)
+            kept.conn = None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
             raise self._fail(exc) from exc
 
     def _migrate(self, conn: Any) -> None:
@@ -272,6 +314,75 @@ class PostgresStore:
         """The current lease holder, if any (for `status`)."""
         with self._tx() as cur:
             return _holder(cur, name)
+
+    # -- claims (rollout controller; rollout.state.Claims) ------------------------------------
+    # The schedule lives in its own table, created on first use rather than by a migration: a
+    # schema version bump would make every older `rollout` refuse the database, and the runs,
+    # events and leases it leaves untouched are all they read.
+
+    def _claims_table(self, cur: Any) -> None:
+        if self._claims_ready:
+            return
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        for statement in CLAIMS_DDL:
+            cur.execute(statement)
+        self._claims_ready = True
+
+    def sync(self, now: datetime) -> None:
+        with self._tx() as cur:
+            self._claims_table(cur)
+            cur.execute(
+                "INSERT INTO rollout_due AS d (name, due_at, attempt, revision)"
+                " SELECT r.name, %s, r.attempt, r.revision FROM (SELECT DISTINCT ON (name)"
+                " name, attempt, revision, phase FROM rollout_runs ORDER BY name, attempt DESC) r"
+                " WHERE r.phase NOT IN ('completed', 'rolled_back', 'aborted')"
+                " ON CONFLICT (name) DO UPDATE SET due_at = LEAST(d.due_at, EXCLUDED.due_at),"
+                " attempt = EXCLUDED.attempt, revision = EXCLUDED.revision"
+                " WHERE (d.attempt, d.revision) <> (EXCLUDED.attempt, EXCLUDED.revision)",
+                (now,),
+            )
+
+    def claim_due(self, owner: str, now: datetime, *, limit: int, ttl: float) -> list[Claim]:
+        with self._tx() as cur:
+            self._claims_table(cur)
+            cur.execute(
+                "SELECT name, due_at, owner FROM rollout_due WHERE due_at <= %s"
+                " AND (claimed_until IS NULL OR claimed_until <= %s)"
+                " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED",
+                (now, now, int(limit)),
+            )
+            rows = cur.fetchall()
+            if rows:
+                cur.execute(
+                    "UPDATE rollout_due SET owner = %s, claimed_until = %s WHERE name = ANY(%s)",
+                    (owner, common.expiry(now, ttl), [r[0] for r in rows]),
+                )
+        return [
+            Claim(n, common.as_utc(due), prev if prev not in (None, owner) else None)
+            for n, due, prev in rows
+        ]
+
+    def reschedule(
+        self, name: str, owner: str, due: datetime | None, seen: tuple[int, int]
+    ) -> None:
+        with self._tx() as cur:
+            self._claims_table(cur)
+            if due is None:
+                cur.execute("DELETE FROM rollout_due WHERE name = %s AND owner = %s", (name, owner))
+                return
+            cur.execute(
+                "UPDATE rollout_due SET due_at = %s, owner = NULL, claimed_until = NULL,"
+                " attempt = %s, revision = %s WHERE name = %s AND owner = %s",
+                (due, seen[0], seen[1], name, owner),
+            )
+
+
+CLAIMS_DDL = [
+    """CREATE TABLE IF NOT EXISTS rollout_due (
+        name text PRIMARY KEY, due_at timestamptz NOT NULL, owner text,
+        claimed_until timestamptz, attempt integer NOT NULL, revision integer NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS rollout_due_at ON rollout_due (due_at)",
+]
 
 
 def _holder(cur: Any, name: str) -> Holder | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from rollout import faults
 from rollout.errors import LeaseHeld, StateError
 from rollout.records import Event, Holder, Run
+from rollout.state import Claim
 from rollout.state import _common as common
 
 SCHEMA_VERSION = 1
@@ -64,6 +65,7 @@ class SQLiteStore:
         self._busy_ms = busy_timeout_ms
         self._ready = False  # schema checked by this instance
         self._wal = False
+        self._claims_ready = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -277,6 +279,70 @@ class SQLiteStore:
         """The current lease holder, if any (for `status`)."""
         with self._read() as db:
             return _holder(db, name)
+
+    # -- claims (rollout controller; rollout.state.Claims) ------------------------------------
+    # One replica on SQLite (one host); its own table, created on first use so the schema
+    # version older `rollout` processes check stays the same. Times as fixed-width UTC text.
+
+    def _claims_table(self, db: sqlite3.Connection) -> None:
+        if not self._claims_ready:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS due (name TEXT PRIMARY KEY, due_at TEXT NOT NULL,"
+                " owner TEXT, claimed_until TEXT, attempt INTEGER NOT NULL,"
+                " revision INTEGER NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS due_at ON due (due_at)")
+            self._claims_ready = True
+
+    def sync(self, now: datetime) -> None:
+        with self._tx() as db:
+            self._claims_table(db)
+            db.execute(
+                "INSERT INTO due (name, due_at, attempt, revision)"
+                " SELECT name, ?, attempt, revision FROM runs r"
+                " WHERE attempt = (SELECT MAX(attempt) FROM runs WHERE name = r.name)"
+                " AND phase NOT IN ('completed', 'rolled_back', 'aborted')"
+                " ON CONFLICT (name) DO UPDATE SET due_at = min(due.due_at, excluded.due_at),"
+                " attempt = excluded.attempt, revision = excluded.revision"
+                " WHERE (due.attempt, due.revision) <> (excluded.attempt, excluded.revision)",
+                (_key(now),),
+            )
+
+    def claim_due(self, owner: str, now: datetime, *, limit: int, ttl: float) -> list[Claim]:
+        with self._tx() as db:
+            self._claims_table(db)
+            rows = db.execute(
+                "SELECT name, due_at, owner FROM due WHERE due_at <= ?"
+                " AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at LIMIT ?",
+                (_key(now), _key(now), int(limit)),
+            ).fetchall()
+            db.executemany(
+                "UPDATE due SET owner = ?, claimed_until = ? WHERE name = ?",
+                [(owner, _key(common.expiry(now, ttl)), r[0]) for r in rows],
+            )
+        return [
+            Claim(n, datetime.fromisoformat(due), prev if prev not in (None, owner) else None)
+            for n, due, prev in rows
+        ]
+
+    def reschedule(
+        self, name: str, owner: str, due: datetime | None, seen: tuple[int, int]
+    ) -> None:
+        with self._tx() as db:
+            self._claims_table(db)
+            if due is None:
+                db.execute("DELETE FROM due WHERE name = ? AND owner = ?", (name, owner))
+                return
+            db.execute(
+                "UPDATE due SET due_at = ?, owner = NULL, claimed_until = NULL, attempt = ?,"
+                " revision = ? WHERE name = ? AND owner = ?",
+                (_key(due), seen[0], seen[1], name, owner),
+            )
+
+
+def _key(dt: datetime) -> str:
+    """Fixed-width UTC text, so comparing strings compares times."""
+    return common.as_utc(dt).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _holder(db: sqlite3.Connection, name: str) -> Holder | None:

@@ -368,3 +368,108 @@ for _check in CHECKS:
     setattr(
         StateStoreConformance, "test_" + _check.__name__.removeprefix("check_"), _as_test(_check)
     )
+
+
+# -- claims (rollout.state.Claims: what `rollout controller` replicas share) ------------------
+# Optional for a backend: a store with `sync`, `claim_due` and `reschedule` must pass these.
+# `ClaimsConformance` / `check_claims(make_store)` work as the suite above does.
+
+
+def _names(claims: list[Any]) -> list[str]:
+    return sorted(c.name for c in claims)
+
+
+def claims_check_new_active_runs_are_due_and_claimed_once(store: Any, clock: FakeClock) -> None:
+    start(store, "a")
+    start(store, "b")
+    done = start(store, "c")
+    store.commit(done.model_copy(update={"phase": Phase.COMPLETED}), [], expected_revision=1)
+    store.sync(T0)
+    first = store.claim_due("r1", T0, limit=10, ttl=60)
+    assert _names(first) == ["a", "b"], "finished runs are never scheduled"
+    assert all(c.previous is None and c.due == T0 for c in first)
+    assert store.claim_due("r2", T0, limit=10, ttl=60) == [], "a live claim is skipped"
+
+
+def claims_check_limit_is_kept(store: Any, clock: FakeClock) -> None:
+    for n in ("a", "b", "c"):
+        start(store, n)
+    store.sync(T0)
+    assert len(store.claim_due("r1", T0, limit=2, ttl=60)) == 2
+    assert len(store.claim_due("r2", T0, limit=2, ttl=60)) == 1
+
+
+def claims_check_an_expired_claim_is_taken_over_and_named(store: Any, clock: FakeClock) -> None:
+    start(store, "a")
+    store.sync(T0)
+    assert _names(store.claim_due("r1", T0, limit=5, ttl=60)) == ["a"]
+    assert store.claim_due("r2", T0 + timedelta(seconds=59), limit=5, ttl=60) == []
+    late = store.claim_due("r2", T0 + timedelta(seconds=60), limit=5, ttl=60)
+    assert _names(late) == ["a"] and late[0].previous == "r1"
+    # the old owner's reschedule is ignored: it lost the claim
+    store.reschedule("a", "r1", T0 + timedelta(hours=1), (1, 1))
+    assert store.claim_due("r3", T0 + timedelta(seconds=61), limit=5, ttl=60) == []
+
+
+def claims_check_reschedule_sets_the_next_due_time(store: Any, clock: FakeClock) -> None:
+    run = start(store, "a")
+    store.sync(T0)
+    store.claim_due("r1", T0, limit=5, ttl=60)
+    later = T0 + timedelta(seconds=30)
+    store.reschedule("a", "r1", later, (run.attempt, run.revision))
+    store.sync(T0 + timedelta(seconds=1))  # nothing changed: the due time stands
+    assert store.claim_due("r1", T0 + timedelta(seconds=29), limit=5, ttl=60) == []
+    again = store.claim_due("r2", later, limit=5, ttl=60)
+    assert _names(again) == ["a"] and again[0].due == later and again[0].previous is None
+    store.reschedule("a", "r2", None, (run.attempt, run.revision))  # finished: off the schedule
+    assert store.claim_due("r1", later + timedelta(days=1), limit=5, ttl=60) == []
+
+
+def claims_check_another_writer_makes_a_rollout_due_at_once(store: Any, clock: FakeClock) -> None:
+    run = start(store, "a")
+    store.sync(T0)
+    store.claim_due("r1", T0, limit=5, ttl=60)
+    store.reschedule("a", "r1", T0 + timedelta(hours=1), (run.attempt, run.revision))
+    paused = run.model_copy(update={"phase": Phase.PAUSED})
+    store.commit(paused, [ev("intent", "pause")], expected_revision=run.revision)  # a verb
+    now = T0 + timedelta(seconds=5)
+    store.sync(now)
+    due = store.claim_due("r1", now, limit=5, ttl=60)
+    assert _names(due) == ["a"] and due[0].due == now
+
+
+CLAIMS_CHECKS: tuple[Callable[[Any, FakeClock], None], ...] = tuple(
+    f for name, f in sorted(globals().items()) if name.startswith("claims_check_") and callable(f)
+)
+
+
+def check_claims(make_store: Callable[[FakeClock], Any]) -> None:
+    """Every claims check, each on a fresh store around a fresh FakeClock."""
+    for check in CLAIMS_CHECKS:
+        clock = FakeClock()
+        check(make_store(clock), clock)
+
+
+class ClaimsConformance:
+    """As StateStoreConformance, for a store that also implements rollout.state.Claims."""
+
+    @fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+
+def _as_claims_test(check: Callable[[Any, FakeClock], None]) -> Callable[..., None]:
+    def test(self: ClaimsConformance, store: Any, clock: FakeClock) -> None:
+        check(store, clock)
+
+    test.__name__ = test.__qualname__ = "test_" + check.__name__.removeprefix("claims_check_")
+    test.__doc__ = check.__doc__
+    return test
+
+
+for _check in CLAIMS_CHECKS:
+    setattr(
+        ClaimsConformance,
+        "test_claims_" + _check.__name__.removeprefix("claims_check_"),
+        _as_claims_test(_check),
+    )
