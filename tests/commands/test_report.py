@@ -39,6 +39,10 @@ def test_report_json(rolled_back: Workspace) -> None:
     assert doc["run"]["phase"] == "rolled_back"
     assert doc["verdict_events"] and doc["verdict_events"][-1]["data"]["status"] == "fail"
     assert set(doc["variants"]) == {"baseline", "candidate"}
+    assert doc["timing"]["start"].endswith("+00:00") and doc["timing"]["end"]
+    assert doc["series"]["weights"][-1] == [doc["series"]["weights"][-1][0], 0.0]  # rolled back
+    gate = doc["series"]["gates"]["error-rate"]
+    assert gate["candidate"] and gate["bounds"]["max_ratio"] and gate["harm"]["max_ratio"]
 
 
 def test_an_unknown_format_is_a_usage_error(rolled_back: Workspace) -> None:
