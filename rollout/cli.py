@@ -582,6 +582,17 @@ def check(
     _call("check", plan_file=plan_file, var=var or [], var_file=var_file or [], output=output.value)
 
 
+TrafficOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--traffic",
+        metavar="RATE",
+        help="Requests per minute to judge the plan at, e.g. 1000/min, 20/s, 60000/h "
+        "(default: the plan's simulated source, else the scenario's).",
+    ),
+]
+
+
 @app.command(
     help=_help(
         "Run the plan's own engine in virtual time against simulated traffic; report how it "
@@ -607,6 +618,7 @@ def simulate(
     var: Vars = None,
     var_file: VarFiles = None,
     output: OutputOpt = Output.text,
+    traffic: TrafficOpt = None,
 ) -> None:
     _call(
         "simulate",
@@ -617,6 +629,7 @@ def simulate(
         var=var or [],
         var_file=var_file or [],
         output=output.value,
+        traffic=traffic,
     )
 
 

@@ -29,20 +29,28 @@ def run(
     output: str = "text",
     workers: int | None = None,
     clock: Clock | None = None,  # virtual time is the simulation's own; runtime is measured
+    traffic: str | None = None,
 ) -> int:
     from rollout.commands._common import load_plan
-    from rollout.sim.report import run_many, summarise
-    from rollout.sim.scenarios import resolve
+    from rollout.sim.power import parse_traffic, with_plan_traffic
+    from rollout.sim.report import run_fast, summarise
+    from rollout.sim.scenarios import BUILTIN, resolve
     from rollout.sim.virtual import series_for
 
     if not 1 <= runs <= MAX_RUNS:
         raise InvalidInput(f"--runs must be between 1 and {MAX_RUNS:,} (got {runs})")
+    rpm = parse_traffic(traffic) if traffic is not None else None
     _, plan = load_plan(plan_file, var, var_file)
     scn = resolve(scenario)
+    world = "scenario"
+    if scenario in BUILTIN and plan.spec.metrics.type == "simulated":
+        scn, world = with_plan_traffic(scn, plan), "plan"  # the traffic the plan states
+    if rpm is not None:
+        scn, world = scn.model_copy(update={"requests_per_minute": rpm}), "--traffic"
     series_for(plan, scn)  # a bad series mapping is invalid input before any run starts
     started = time.perf_counter()
-    outs = run_many(plan, scn, runs, seed, workers)
+    outs, path = run_fast(plan, scn, runs, seed, workers)
     elapsed = time.perf_counter() - started
     summary = summarise(outs, scn.healthy)
-    views.show(view, output, plan, scn, seed, runs, elapsed, summary)
+    views.show(view, output, plan, scn, seed, runs, elapsed, summary, path=path, traffic=world)
     return EXIT_OK

@@ -53,6 +53,38 @@ def run_many(
         return [o for chunk in pool.map(_chunk, parts) for o in chunk]
 
 
+def _fast_chunk(args: tuple[Plan, Scenario, int, int, int]) -> list[Outcome]:
+    from rollout.sim import fast
+
+    plan, scn, seed, start, stop = args
+    return fast.batch(plan, scn, seed, range(start, stop), series_for(plan, scn))
+
+
+def run_fast(
+    plan: Plan, scn: Scenario, runs: int, seed: int, workers: int | None = None
+) -> tuple[list[Outcome], str]:
+    """The same outcomes as `run_many` (run i on stream [seed, i]), by rollout.sim.fast when it
+    covers the plan and its self-check agrees with the engine; else by `run_many`. Returns
+    (outcomes, path): "fast" or "engine (why)"."""
+    from rollout.sim import fast
+
+    series = series_for(plan, scn)
+    why = fast.supports(plan, scn, series)
+    if why is None:
+        why = fast.self_check(plan, scn, seed, range(min(runs, fast.CHECK_RUNS)), series)
+    if why is not None:
+        return run_many(plan, scn, runs, seed, workers), f"engine ({why})"
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if workers <= 1 or runs < 400:  # a process pool costs more than it saves below this
+        return fast.batch(plan, scn, seed, range(runs), series), "fast"
+    from concurrent.futures import ProcessPoolExecutor
+
+    step = math.ceil(runs / workers)
+    parts = [(plan, scn, seed, s, min(runs, s + step)) for s in range(0, runs, step)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [o for chunk in pool.map(_fast_chunk, parts) for o in chunk], "fast"
+
+
 def summarise(outs: Sequence[Outcome], healthy: bool) -> dict[str, Any]:
     n = len(outs)
     rb = [o for o in outs if o.outcome == "rolled_back"]

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollout.engine import Observation, advance, gate_specs, wanted
-from rollout.evaluation.types import SIMULATED
 from rollout.errors import InvalidInput, ProviderError
+from rollout.evaluation.types import SIMULATED
 from rollout.gates.evaluate import Tick
 from rollout.observe import read_tick
 from rollout.records import Phase, Plan, Run, Weights
@@ -73,8 +73,15 @@ def series_for(plan: Plan, scn: Scenario) -> dict[str, dict[str, tuple[str, dict
 
 
 def simulate_one(
-    plan: Plan, scn: Scenario, seed: int, index: int, series: dict[str, Any] | None = None
+    plan: Plan,
+    scn: Scenario,
+    seed: int,
+    index: int,
+    series: dict[str, Any] | None = None,
+    trace: list[dict[str, Any]] | None = None,
 ) -> Outcome:
+    """One virtual rollout. `trace`, when given, gets one entry per tick: gate -> (status,
+    halt, bound -> (log e harm, log e safe)), what rollout.sim.fast checks itself against."""
     import numpy as np
 
     ss = np.random.SeedSequence([seed, index])
@@ -123,6 +130,8 @@ def simulate_one(
             evaluation=SIMULATED if want.evaluate else None,  # offline: not simulated
         )
         d = advance(plan, run, obs, now)
+        if trace is not None and obs_ticks:
+            trace.append({g: _traced(d.run.verdicts[g]) for g in obs_ticks})
         for act in d.actions:
             weights = act.weights
             if first is None and act.weights.candidate > 0:
@@ -149,6 +158,12 @@ def simulate_one(
         if halted:
             outcome, failed = "halted", halted
     return Outcome(outcome, minutes, failed, cand_n, cand_e, excess, ticks)
+
+
+def _traced(v: dict[str, Any]) -> tuple[str, bool, dict[str, tuple[float, float]]]:
+    bounds = (v.get("evidence") or {}).get("bounds") or {}
+    logs = {b: (float(x["log_e_harm"]), float(x["log_e_safe"])) for b, x in bounds.items()}
+    return str(v.get("status")), bool(v.get("halt")), logs
 
 
 def read_recorded(
