@@ -176,6 +176,7 @@ def svg_charts(run: Run, s: Series) -> list[dict[str, str]]:
                 y_range=(0.0, 100.0),
                 y_label="candidate %",
                 y_fmt=lambda v: f"{v:g} %",
+                y_ticks=[0.0, 25.0, 50.0, 75.0, 100.0],
                 chart_id="weights",
             ),
         }

@@ -68,6 +68,22 @@ def nice_range(values: Sequence[float], *, floor: float | None = None) -> tuple[
     return (lo if floor is not None and lo == floor else lo - pad), hi + pad
 
 
+def linear_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
+    """Round ticks (1, 2, 2.5 or 5 times a power of ten apart) inside [lo, hi], at most `most`."""
+    if not hi > lo:
+        return [lo]
+    raw = (hi - lo) / (most - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9)
+    ticks = []
+    k = first
+    while k * step <= hi + 1e-9 * step:
+        ticks.append(round(k * step, 12))
+        k += 1
+    return ticks
+
+
 def elapsed(seconds: float) -> str:
     """An x label: time since the start ("0s", "2m30s", "1h5m")."""
     return format_duration(seconds)
@@ -112,7 +128,7 @@ def svg_chart(
         f'<text x="{LEFT}" y="16" font-size="13" font-weight="600">{escape(title)}</text>',
         f'<rect x="{LEFT}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#ccc"/>',
     ]
-    ticks = list(y_ticks) if y_ticks is not None else [y0 + (y1 - y0) * i / 4 for i in range(5)]
+    ticks = list(y_ticks) if y_ticks is not None else linear_ticks(y0, y1)
     for t in ticks:
         if not y0 <= t <= y1:
             continue

@@ -223,3 +223,10 @@ def test_a_mean_gate_band_is_its_confidence_sequence_on_the_candidate_scale() ->
     assert (t, round(lo, 9), round(hi, 9)) == (0, 1.95, 2.25)
     assert g.bounds == {"max_increase": [(0, 2.1)]}
     assert g.baseline_band == []  # no interval is stored for the baseline's mean
+
+
+def test_linear_ticks_are_round_and_inside_the_range() -> None:
+    assert charts.linear_ticks(0, 100) == [0, 20, 40, 60, 80, 100]
+    assert charts.linear_ticks(-0.08, 1.08) == [0, 0.25, 0.5, 0.75, 1.0]
+    assert charts.linear_ticks(0.66, 3.58) == [1, 2, 3]
+    assert charts.linear_ticks(2, 2) == [2]
