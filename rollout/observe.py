@@ -58,6 +58,11 @@ def read_tick(
         if problem is not None:
             return Tick(at=at, stage=stage, weight=weight, readings=None, error=problem)
         readings[variant] = values
+    if gate.judge_noise is not None and gate.kind == "mean":  # the judge's noise widens the tick
+        from rollout.evaluation.online import JudgeNoise, inflate
+
+        noise = JudgeNoise(sd=gate.judge_noise.sd, shared=gate.judge_noise.shared)
+        readings = inflate(readings, noise)
     return Tick(at=at, stage=stage, weight=weight, readings=readings)
 
 

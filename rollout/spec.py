@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from rollout.durations import parse_duration
-from rollout.evaluation.spec import EvaluateSpec
+from rollout.evaluation.spec import EvaluateSpec, JudgeNoiseSpec
 from rollout.llm.pricing import Price
 from rollout.notify.config import NotifyTarget
 
@@ -106,13 +106,15 @@ class Gate(_Strict):
     # a built-in LLM signal (rollout.llm.catalog): fills kind and queries from the source type
     signal: str | None = Field(default=None, max_length=64)
     threshold: Bound | None = Field(default=None, gt=0)  # ms, for the *-exceedance signals
+    # a mean gate on judge scores: the judge's own noise widens each tick (evaluation.online)
+    judge_noise: JudgeNoiseSpec | None = None
 
     @model_serializer(mode="wrap")
     def _without_signal(self, handler: Any) -> Any:
         """A gate without `signal:` dumps (and hashes) as it did before signals existed."""
         data = handler(self)
         if isinstance(data, dict):
-            for k in ("signal", "threshold"):
+            for k in ("signal", "threshold", "judge_noise"):
                 if data.get(k, 0) is None:
                     data.pop(k)
         return data
@@ -125,6 +127,8 @@ class Gate(_Strict):
     def _shape(self) -> Gate:
         if self.threshold is not None and self.signal is None:
             raise ValueError("threshold applies to the *-exceedance signals only")
+        if self.judge_noise is not None and self.kind != "mean":
+            raise ValueError("judge_noise applies to mean gates (of judge scores) only")
         need = _QUERIES[self.kind]
         missing = [r for r in need if getattr(self, r) is None]
         if missing:

@@ -76,6 +76,15 @@ class EvalGate(_Strict):
         return self.max_increase
 
 
+class JudgeNoiseSpec(_Strict):
+    """`judge_noise:` on a mean gate of judge scores (rollout.evaluation.online): the judge's
+    noise per grade (from repeat grading or a calibration set) and the share of its variance a
+    variant's grades in one tick have in common; each tick's variance grows by shared · sd²."""
+
+    sd: float = Field(ge=0, le=1e6, allow_inf_nan=False)
+    shared: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
+
+
 class EvaluateSpec(_Strict):
     command: str | list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
         min_length=1, max_length=4096
