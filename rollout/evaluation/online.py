@@ -36,6 +36,18 @@ within one tick (1.0 is the conservative default; 0 says grades are independent 
 nothing). `inflate(readings, noise)` rewrites a mean gate's per-tick readings (count, sum,
 sum_squares) so the mean is unchanged and the variance of the tick mean grows by
 `shared · sd²`, the variance-inflation factor `1 + n · shared · sd² / s²`.
+
+Wired, and what remains
+-----------------------
+* Wired: `judge_noise: {sd, shared}` on a mean gate (`rollout.spec.Gate`); `observe.read_tick`
+  inflates the readings, so apply and simulate judge alike and no gate code changed.
+* Remains (gate and engine owners): `settle:` on a gate — `Observer.ticks` would query
+  `request_window(step start, last judged end, now, settle)` per gate instead of the tick's
+  `[start, end)` (the TickRequest needs the step's start), and the analyze step's end
+  (`engine.types.bake_end`, the bake-end decision in `engine/analysis.py`) would wait for
+  `settled_bake_end` of the slowest gate before passing or moving on. Calibration files
+  (`judge_noise: {calibration: file}` read at load through `JudgeNoise.from_calibration`) and a
+  judge-bias check (a bias that differs by variant, e.g. for verbosity) are not built.
 """
 
 from __future__ import annotations
