@@ -107,7 +107,8 @@ def _values_svg(run: Run, g: GateSeries, x_end: float, idx: int) -> str | None:
     what = "rate" if g.kind == "proportion" else "value"
     return charts.svg_chart(
         f"{g.gate}: {what} per variant"
-        + (" (cumulative), with bands" if g.candidate_band or g.baseline_band else "")
+        + (" per window" if g.method == "threshold" else " (cumulative)")
+        + (", with bands" if g.candidate_band or g.baseline_band else "")
         + " and the bound",
         series,
         x_end=x_end,
@@ -226,7 +227,8 @@ def mermaid_gates(run: Run, s: Series) -> list[dict[str, str]]:
                     "gate": g.gate,
                     "what": f"values, lines in order: {legend}",
                     "chart": charts.mermaid_xy(
-                        f"{g.gate}: value per variant (cumulative)",
+                        f"{g.gate}: value per variant "
+                        + ("per window" if g.method == "threshold" else "(cumulative)"),
                         [charts.elapsed(t) for t in keep],
                         lines,
                         y_label=g.gate + (" %" if g.unit == "%" else ""),
