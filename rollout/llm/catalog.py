@@ -599,3 +599,18 @@ def _prices(data: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
 def unit_of(signal: str | None) -> str | None:
     sig = SIGNALS.get(signal or "")
     return sig.unit if sig else None
+
+
+def simulated_roles(signal: str | None, kind: str, threshold_ms: float | None) -> Queries | None:
+    """The simulated series that stand for a signal gate of any source, for `rollout simulate`
+    (None when the signal has no simulated form of this gate's kind). Cost uses the scenario's
+    prices (the plan's per-variant prices are in its own source's queries)."""
+    sig = SIGNALS.get(signal or "")
+    if sig is None:
+        return None
+    thr = threshold_ms / 1000.0 if threshold_ms else (1.0 if sig.threshold else None)
+    got_kind, queries = simulated(sig, Context(threshold_s=thr, prices={}))
+    if got_kind != kind:
+        return None
+    # The variant label is a placeholder here; simulate answers each variant from its own draws.
+    return {r: q.replace("{{ variant }}", "candidate") for r, q in queries.items()}

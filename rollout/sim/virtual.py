@@ -17,6 +17,7 @@ from rollout.engine import Observation, advance, gate_specs, wanted
 from rollout.errors import InvalidInput, ProviderError
 from rollout.evaluation.types import SIMULATED
 from rollout.gates.evaluate import Tick
+from rollout.llm.catalog import simulated_roles
 from rollout.observe import read_tick
 from rollout.records import Phase, Plan, Run, Weights
 from rollout.sim import traffic
@@ -53,8 +54,11 @@ def series_for(plan: Plan, scn: Scenario) -> dict[str, dict[str, tuple[str, dict
     out: dict[str, dict[str, tuple[str, dict[str, str]]]] = {}
     for name, gate in gate_specs(plan).items():
         roles: dict[str, tuple[str, dict[str, str]]] = {}
+        llm = simulated_roles(gate.signal, gate.kind, gate.threshold)  # signal gates (#12)
         for role, query in gate.queries().items():
             text = scn.series.get(name, {}).get(role)
+            if text is None and llm is not None:
+                text = llm[role]
             if text is None:
                 rendered = _PLACEHOLDER.sub(
                     lambda m: "candidate" if m.group(1) == "variant" else "x", query
