@@ -230,3 +230,54 @@ def test_linear_ticks_are_round_and_inside_the_range() -> None:
     assert charts.linear_ticks(-0.08, 1.08) == [0, 0.25, 0.5, 0.75, 1.0]
     assert charts.linear_ticks(0.66, 3.58) == [1, 2, 3]
     assert charts.linear_ticks(2, 2) == [2]
+
+
+def test_a_mean_gate_and_a_threshold_value_gate_get_their_charts() -> None:
+    from rollout import report
+
+    plan = make_plan(
+        gates=[
+            {
+                "name": "latency",
+                "kind": "mean",
+                "count": "c",
+                "sum": "s",
+                "sum_squares": "q",
+                "max_increase": 0.1,
+            },
+            {"name": "p95", "kind": "value", "query": "p95", "max": 20},
+        ],
+        analysis={"interval": "20s", "method": "sequential"},
+    )
+    run = Run(name="demo", plan_hash=plan.plan_hash, plan=plan, created_at=T0, updated_at=T0)
+    mean = {
+        "kind": "mean",
+        "method": "sequential",
+        "candidate_mean": 2.1,
+        "baseline_mean": 2.0,
+        "confidence_sequences": {
+            "max_increase": {"estimate": 0.1, "cs_lower": -0.05, "cs_upper": 0.25, "margin": 0.1}
+        },
+        "bounds": {"max_increase": {"log_e_harm": 1.0, "log_e_safe": 0.5, "log_threshold": 3.7}},
+    }
+    value = {"method": "threshold", "failures": 1, "failure_limit": 2, "candidate": 25.0}
+    events = [
+        _ev(0, "weights", stage="pilot", weights={"baseline": 95, "candidate": 5}),
+        _ev(20, "verdict", gate="latency", status="inconclusive", evidence=mean),
+        _ev(20, "verdict", gate="p95", status="pass", evidence={**value, "baseline": 2.0}),
+    ]
+    got = {c["id"]: _paths(c["svg"]) for c in report.svg_charts(run, series.extract(run, events))}
+    assert set(got) == {"weights", "values-0", "evidence-0", "values-1", "evidence-1"}
+    assert set(got["values-0"]) == {
+        "candidate band",
+        "baseline",
+        "candidate",
+        "bound (max_increase 0.1)",
+    }
+    assert set(got["evidence-0"]) == {
+        "evidence of harm (max_increase)",
+        "evidence of safety (max_increase)",
+        "needed 40x (max_increase)",
+    }
+    assert set(got["values-1"]) == {"baseline", "candidate", "bound (max 20)"}
+    assert set(got["evidence-1"]) == {"failed checks", "failure_limit 2"}
