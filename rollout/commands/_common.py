@@ -17,10 +17,17 @@ from rollout.records import Run
 from rollout.state import StateStore, open_store, sqlite_path, state_url
 
 
-def load_plan(plan_file: Path, var: Sequence[str], var_file: Sequence[Path]):  # type: ignore[no-untyped-def]
+def load_plan(  # type: ignore[no-untyped-def]
+    plan_file: Path, var: Sequence[str], var_file: Sequence[Path], *, evaluate_checks: bool = True
+):
     from rollout.loading import load, parse_vars
 
-    loaded = load(plan_file, variables=parse_vars(var), var_files=list(var_file))
+    loaded = load(
+        plan_file,
+        variables=parse_vars(var),
+        var_files=list(var_file),
+        evaluate_checks=evaluate_checks,
+    )
     # Keep where the plan lives so relative paths (routes file, prompts) resolve from any cwd.
     plan = loaded.plan.model_copy(update={"source": str(Path(plan_file).resolve())})
     return loaded, plan

@@ -55,7 +55,12 @@ def run(
 ) -> int:
     clock = clock_or_system(clock)
     who = actor()
-    file_plan = load_plan(plan_file, var, var_file)[1] if plan_file is not None else None
+    # an abort never runs the evaluation: its dataset and program need not be on this machine
+    file_plan = (
+        load_plan(plan_file, var, var_file, evaluate_checks=False)[1]
+        if plan_file is not None
+        else None
+    )
     if file_plan is not None and file_plan.name != name:
         raise InvalidInput(f"--plan {plan_file} is the plan of {file_plan.name!r}, not {name!r}")
     # With --plan the router is restored before the store is even opened: a locked or

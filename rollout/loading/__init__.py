@@ -63,7 +63,10 @@ def load(
     variables: Mapping[str, Any] | None = None,
     var_files: Sequence[Path | str] = (),
     env: Mapping[str, str] | None = None,
+    evaluate_checks: bool = True,
 ) -> Loaded:
+    """`evaluate_checks=False` (abort --plan): the eval command's dataset and program are not
+    looked for; a verb that never runs the evaluation must not fail for want of them."""
     path = Path(path)
     name = str(path)
     raw = read.read_text(path, "a plan file")
@@ -74,7 +77,7 @@ def load(
     try:
         spec, data, locator = _parse(text, name, listed)
         digests = _prompt_digests(spec, path.parent, locator, name)
-        if spec.evaluate is not None:  # dataset, working directory, program (rollout.evaluation)
+        if spec.evaluate is not None and evaluate_checks:  # dataset, cwd, program (evaluation)
             from rollout.evaluation.checks import problems as evaluate_problems
 
             if found := evaluate_problems(spec, path.parent, locator, name):

@@ -195,3 +195,17 @@ def test_resume_after_a_failed_eval_command_runs_the_evaluation_again(ws: EvalWo
     assert res.code == 0, res.out + res.err
     run = ws.run("support-bot")
     assert run.verdicts["evaluate:quality"]["status"] == "pass" and ws.candidate_weight() == 5
+
+
+def test_abort_with_the_plan_file_does_not_need_the_eval_tool(ws: EvalWorkspace) -> None:
+    """An emergency abort from a machine without the eval program or its dataset still works:
+    it never runs the evaluation."""
+    plan = ws.write_plan()
+    assert ws.cli("apply", str(plan), "--until", "pilot").code == 0
+    assert ws.candidate_weight() == 5
+    (ws.root / "evals" / "support.jsonl").unlink()
+    plan.write_text(plan.read_text().replace(str(__import__("sys").executable), "no-such-tool"))
+    assert ws.cli("validate", str(plan), state=False).code == 2  # still a plan error elsewhere
+    res = ws.cli("abort", "support-bot", "--plan", str(plan))
+    assert res.code == 0, res.out + res.err
+    assert ws.candidate_weight() == 0
