@@ -40,7 +40,7 @@ def run(
     if not 1 <= runs <= MAX_RUNS:
         raise InvalidInput(f"--runs must be between 1 and {MAX_RUNS:,} (got {runs})")
     rpm = parse_traffic(traffic) if traffic is not None else None
-    _, plan = load_plan(plan_file, var, var_file)
+    _, plan = load_plan(plan_file, var, var_file, evaluate_checks=False)  # no eval run
     scn = resolve(scenario)
     world = "scenario"
     if scenario in BUILTIN and plan.spec.metrics.type == "simulated":

@@ -98,3 +98,12 @@ def test_a_plan_without_evaluate_hashes_as_before(ws: EvalWorkspace) -> None:
     dumped = loaded.spec.model_dump(mode="json", by_alias=True)
     assert "evaluate" not in dumped
     assert loaded.plan.steps[0].kind == "preflight"
+
+
+def test_simulate_does_not_need_the_eval_tool(ws: EvalWorkspace) -> None:
+    """simulate never runs the offline step (it says so), so the program need not exist here."""
+    plan = ws.write_plan(command="[no-such-eval-tool-xyz]")
+    assert ws.cli("validate", str(plan), state=False).code == 2
+    res = ws.cli("simulate", str(plan), "--runs", "2", state=False)
+    assert res.code == 0, res.out + res.err
+    assert "completed 2" in res.out
