@@ -123,6 +123,8 @@ class Runner:
             faults.point("observe")
             wants = engine.wanted(self.plan, run, now)
             obs = self._observe(run, wants, now)
+            if wants.evaluate:
+                now = self.clock.now()  # an eval takes minutes: its verdicts are dated when known
             decision = engine.advance(self.plan, run, obs, now)
             self._before_shift(decision.actions, run)
             phase_before = run.phase

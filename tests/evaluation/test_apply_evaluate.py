@@ -209,3 +209,28 @@ def test_abort_with_the_plan_file_does_not_need_the_eval_tool(ws: EvalWorkspace)
     res = ws.cli("abort", "support-bot", "--plan", str(plan))
     assert res.code == 0, res.out + res.err
     assert ws.candidate_weight() == 0
+
+
+def test_the_verdicts_are_dated_when_the_scores_are_known(
+    ws: EvalWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each variant's eval takes ten (virtual) minutes: the verdicts are not back-dated to the
+    look that started it."""
+    from rollout.evaluation import command
+
+    real = command.run_one
+
+    def slow(*args: object, **kw: object) -> object:
+        got = real(*args, **kw)  # type: ignore[arg-type]
+        ws.clock.advance(600)
+        return got
+
+    monkeypatch.setattr(command, "run_one", slow)
+    assert ws.cli("apply", str(ws.write_plan(candidate="gpt-4o-mini"))).code == 3
+    events = history(ws)
+    created = next(e for e in events if e["kind"] == "created")
+    verdict = next(e for e in events if e["kind"] == "evaluate")
+    from datetime import datetime
+
+    gap = datetime.fromisoformat(str(verdict["at"])) - datetime.fromisoformat(str(created["at"]))
+    assert gap.total_seconds() >= 1200
