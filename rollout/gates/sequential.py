@@ -533,6 +533,7 @@ def _mean(
         cum["n" + key] = cum.get("n" + key, 0.0) + r.get("count", 0.0)
         cum["s" + key] = cum.get("s" + key, 0.0) + r.get("sum", 0.0)
     burning = cum["nA"] < BURN_IN or cum["nB"] < BURN_IN
+    kurt = _kurtosis(st, mB, mA)
     lt = math.log(1 / alpha_k)
     out: list[Result] = []
     ev_tests: dict[str, Any] = {}
@@ -577,6 +578,8 @@ def _mean(
                 for k in (t, tb):
                     k.update({"S": 0.0, "V": 0.0, "W": 0.0, "k0": k0, "next": k0 + 1})
                     k["late"], k["late_k"] = [], []
+        if kurt is None or kurt > KURTOSIS_MAX:  # a mean that may hide a tail: never certified
+            safe = min(safe, 0.0)
         out.append((b, harm, safe, lt, state))
         if t["rho"] and t["W"] > 0:
             r = stats.nm_radius(t["V"], t["rho"], alpha_k) / t["W"]
@@ -597,8 +600,54 @@ def _mean(
         "baseline_count": cum["nA"],
         "burn_in": burning,
         "confidence_sequences": ev_tests,
+        "kurtosis": kurt,
     }
-    return out, describe.mean_line(gate.name, cm, bm, cum["nB"]), ev
+    words = describe.mean_line(gate.name, cm, bm, cum["nB"])
+    if kurt is not None and kurt > KURTOSIS_MAX:
+        ev["heavy_tailed"] = True
+        words += (
+            f"; not certified: the values look heavy-tailed (kurtosis ~{kurt:.0f}), and a mean "
+            "of raw values can hide a rare huge one; gate the mean of their logs, or the share "
+            "over a threshold (a proportion gate), to certify"
+        )
+    return out, words, ev
+
+
+KURTOSIS_MAX = 6.0  # above it a mean never certifies (normal 3; lognormal sd 0.3: 4.6, 0.6: 13)
+KURTOSIS_TICKS = 10  # ticks with samples in both variants before a mean gate may certify
+
+
+def _kurtosis(
+    st: dict[str, Any],
+    mB: tuple[float, float, float] | None,
+    mA: tuple[float, float, float] | None,
+) -> float | None:
+    """The larger of the two variants' kurtosis, estimated from how much the per-tick sample
+    variances scatter: for n values with kurtosis k, n (s^2 - sigma^2)^2 averages about
+    sigma^4 (k - 1). Sums alone (count, sum, sum of squares) say nothing about tails; the
+    scatter of the ticks' variances does, and one tick holding a huge value shows it at once.
+    Kept for the whole run (a tail seen once is not forgotten). None: too few ticks yet."""
+    k4 = st.setdefault("kurt", {"B": [0.0, 0.0, 0.0, 0.0], "A": [0.0, 0.0, 0.0, 0.0]})
+    worst: float | None = 0.0
+    for key, m in (("B", mB), ("A", mA)):
+        acc = k4[key]
+        if m is not None:
+            n, _mean, var = m
+            acc[0], acc[1], acc[2], acc[3] = (
+                acc[0] + 1,
+                acc[1] + n,
+                acc[2] + n * var,
+                acc[3] + (n * var * var),
+            )
+        t, sn, snv, snv2 = acc
+        if t < KURTOSIS_TICKS or sn <= 0 or snv <= 0:
+            worst = None
+            continue
+        s2 = snv / sn
+        k = 1.0 + max(0.0, snv2 - s2 * s2 * sn) / t / (s2 * s2)
+        if worst is not None:
+            worst = max(worst, k)
+    return worst
 
 
 def _accumulate(

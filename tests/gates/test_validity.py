@@ -323,3 +323,41 @@ def test_sticky_users_do_not_trip_the_split_check_but_a_broken_router_does() -> 
         st, v = evaluate(g, st, tick("pilot", 5, 1, 100, 9, 900), SEQ)
         vs.append(v)
     assert any(v.halt and "split" in v.summary for v in vs)
+
+
+def raw_ticks(rng: np.random.Generator, sigma: float, tail: float = 0.0) -> list[Tick]:
+    """Raw lognormal latencies; with `tail`, the candidate's mean is 1.1x the baseline's
+    because of rare huge values in that share of its requests."""
+    out = []
+    mean = 0.8 * math.exp(sigma * sigma / 2)
+    for stage, w in PLAN:
+        for _ in range(30):
+            r = {}
+            for v, n in (("candidate", 10 * w), ("baseline", 10 * (100 - w))):
+                x = rng.lognormal(math.log(0.8), sigma, n)
+                if v == "candidate" and tail:
+                    x = np.where(rng.random(n) < tail, x + 0.1 * mean / tail, x)
+                r[v] = {"count": float(n), "sum": float(x.sum()), "sum_squares": float(x @ x)}
+            out.append(Tick(at=AT, stage=stage, weight=w, readings=r))
+    return out
+
+
+def test_a_raw_heavy_tailed_mean_is_never_certified_and_the_verdict_says_why() -> None:
+    g = Gate(name="latency", kind="mean", count="c", sum="s", sum_squares="q", max_ratio=1.1)
+    passed = 0
+    for seed in range(10):  # the candidate is 1.1x the baseline: at the margin, not within
+        st: dict[str, Any] = {}
+        for t in raw_ticks(np.random.default_rng([seed, 8]), 0.6, tail=0.001):
+            st, v = evaluate(g, st, t, SEQ)
+            passed += v.status == "pass"
+    assert passed == 0
+    assert v.evidence["heavy_tailed"] and "gate the mean of their logs" in v.summary
+
+
+def test_a_light_tailed_mean_is_still_certified() -> None:
+    g = Gate(name="latency", kind="mean", count="c", sum="s", sum_squares="q", max_ratio=1.1)
+    st: dict[str, Any] = {}
+    for t in raw_ticks(np.random.default_rng(9), 0.3):  # kurtosis ~4.6
+        st, v = evaluate(g, st, t, SEQ)
+    assert v.status == "pass" and "heavy_tailed" not in v.evidence
+    assert 3.0 < v.evidence["kurtosis"] < 8.0
