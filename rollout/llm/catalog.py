@@ -42,7 +42,7 @@ RATE, TIME, TOKENS, USD, SCORE = "rate", "ms", "tokens", "usd", "score"
 class Signal:
     name: str
     kind: str  # proportion | mean: what most sources answer (a source may answer `value`)
-    unit: str  # RATE, TIME (log-seconds underneath), TOKENS, USD, SCORE
+    unit: str  # RATE, TIME (log-seconds underneath), TOKENS (log-tokens underneath), USD, SCORE
     doc: str
     threshold: bool = False  # exceedance: needs `threshold` (ms)
 
@@ -223,7 +223,7 @@ def prometheus(sig: Signal, ctx: Context) -> tuple[str, Queries]:
         return "proportion", _exceedance(OTEL_TTFT, V, OTEL_SECONDS, ctx)
     if n in ("input-tokens-per-request", "output-tokens-per-request"):
         sel = V + f',gen_ai_token_type="{n.split("-")[0]}"'
-        return "mean", _histogram(OTEL_TOKENS_METRIC, sel, OTEL_TOKENS, log=False, exact_sum=True)
+        return "mean", _histogram(OTEL_TOKENS_METRIC, sel, OTEL_TOKENS, log=True, exact_sum=False)
     if n == "cost-per-request":
         return "mean", _otel_cost(ctx)
     if n == "quality-score":
@@ -363,8 +363,8 @@ def log_analytics(sig: Signal, ctx: Context) -> tuple[str, Queries]:
         }
     x = {
         "latency": "log(DurationMs / 1000.0)",
-        "input-tokens-per-request": 'toreal(Properties["gen_ai.usage.input_tokens"])',
-        "output-tokens-per-request": 'toreal(Properties["gen_ai.usage.output_tokens"])',
+        "input-tokens-per-request": 'log(toreal(Properties["gen_ai.usage.input_tokens"]))',
+        "output-tokens-per-request": 'log(toreal(Properties["gen_ai.usage.output_tokens"]))',
     }.get(n)
     if x is None:
         raise Unsupported(f"no Application Insights query for {n}: write the queries")
@@ -408,7 +408,7 @@ def simulated(sig: Signal, ctx: Context) -> tuple[str, Queries]:
     labels = V
     if n == "cost-per-request":
         labels += ',price="' + _price_label(ctx.prices) + '"'
-    if s in ("latency", "ttft"):
+    if s in ("latency", "ttft", "input_tokens", "output_tokens"):
         return "mean", {
             "count": f"{s}_count{{{labels}}}",
             "sum": f"{s}_log_sum{{{labels}}}",
@@ -536,8 +536,8 @@ def expand_gate(g: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     except Unsupported as exc:
         raise _Problem("signal", f"{name} on a {stype} source: {exc}") from None
     out = {**g, "kind": kind, **queries}
-    if sig.unit == TIME and kind == "mean":
-        out = _log_bounds(out, name)
+    if sig.unit in LOG_UNITS and kind == "mean":
+        out = _log_bounds(out, name, LOG_UNITS[sig.unit])
     return out
 
 
@@ -545,14 +545,18 @@ def _number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
-def _log_bounds(g: dict[str, Any], name: str) -> dict[str, Any]:
-    """Time signals are means of log-seconds: ratios become log differences, ms become logs."""
+# Signals tested on the mean of logs (the geometric mean), and what their plan numbers are in:
+# times in ms (of seconds underneath), tokens in tokens. Token counts are heavy-tailed, and a
+# raw mean of heavy-tailed values is never certified (rollout.gates.sequential).
+LOG_UNITS = {TIME: 1000.0, TOKENS: 1.0}
+
+
+def _log_bounds(g: dict[str, Any], name: str, scale: float) -> dict[str, Any]:
+    """Means of logs: ratios become log differences, absolute bounds (ms, tokens) logs."""
     out = dict(g)
     for b in ("max_increase", "max_decrease"):
         if out.get(b) is not None:
-            raise _Problem(
-                b, f"{name} is bounded by max_ratio (e.g. 1.2) or max / min in ms, not by {b}"
-            )
+            raise _Problem(b, f"{name} is bounded by max_ratio (e.g. 1.2) or max / min, not by {b}")
     for b, to, sign in (("max_ratio", "max_increase", 1.0), ("min_ratio", "max_decrease", -1.0)):
         v = out.pop(b, None)
         if v is not None:
@@ -565,8 +569,8 @@ def _log_bounds(g: dict[str, Any], name: str) -> dict[str, Any]:
         v = out.get(b)
         if v is not None:
             if not _number(v):
-                raise _Problem(b, "must be a time in ms > 0")
-            out[b] = math.log(float(v) / 1000.0)
+                raise _Problem(b, "must be > 0 (ms for times)")
+            out[b] = math.log(float(v) / scale)
     return out
 
 

@@ -42,9 +42,13 @@ SERIES = (
     "input_tokens_count",
     "input_tokens_sum",
     "input_tokens_sum_squares",
+    "input_tokens_log_sum",
+    "input_tokens_log_sum_squares",
     "output_tokens_count",
     "output_tokens_sum",
     "output_tokens_sum_squares",
+    "output_tokens_log_sum",
+    "output_tokens_log_sum_squares",
     "cost_count",
     "cost_sum",
     "cost_sum_squares",
@@ -382,18 +386,22 @@ def _llm_answer(name: str, labels: dict[str, str], b: Batch) -> float:
         return float(d[name])
     if name == "thumbs_down":
         return float(d["down"])
-    stem, _, stat = name.partition("_")
-    if stem in ("input", "output"):
-        stem, stat = stem, stat.removeprefix("tokens_")
-    x = {
-        "ttft": lambda: d["ttft"],
-        "input": lambda: d["input"],
-        "output": lambda: d["output"],
-        "cost": lambda: b.cost(labels.get("price")),
-        "quality": lambda: d["quality"],
-    }[stem]()
+    # <stem>_count | _sum | _sum_squares, and _log_sum | _log_sum_squares of token counts
+    stem, _, stat = name.removeprefix("input_tokens").removeprefix("output_tokens").partition("_")
+    stem = name[: len(name) - len(stat) - 1] if stem == "" else stem
+    if stem in ("input_tokens", "output_tokens"):
+        x = d[stem.removesuffix("_tokens")]
+        if stat.startswith("log_"):
+            import numpy as np
+
+            x, stat = np.log(x), stat.removeprefix("log_")
+    elif stem == "cost":
+        x = b.cost(labels.get("price"))
+    else:  # ttft (already log-seconds), quality
+        x = d[stem]
+        stat = stat.removeprefix("log_")
     if stat == "count":
         return float(len(x))
-    if stat in ("sum", "log_sum"):
+    if stat == "sum":
         return float(x.sum())
-    return float((x * x).sum())  # sum_squares, log_sum_squares
+    return float((x * x).sum())  # sum_squares
