@@ -35,7 +35,7 @@ from rollout.gates import sequential, stats
 from rollout.records import Plan
 from rollout.sim import traffic
 from rollout.sim.traffic import Scenario
-from rollout.sim.virtual import Outcome, series_for, simulate_one
+from rollout.sim.virtual import Outcome, log_sums, series_for, simulate_one, sums_suffice
 from rollout.spec import Gate
 
 CHECK_RUNS = 3  # runs simulated both ways before the fast path is trusted
@@ -266,13 +266,18 @@ class _Detector:
         go = fresh & (self.count[pos] + 1 < sequential.MAX_STARTS)
         self.count[pos[go]] += 1
 
+    def used(self, pos: Any) -> int:
+        """Late e-processes the runs of `pos` have started at most (arrays are cut to it)."""
+        return int(self.count[pos].max()) if len(pos) else 0
+
     def combine(self, pos: Any, first: Any, late: Any) -> Any:
-        """log(pi_0 E_0 + sum_k pi_k E_k); `late` (runs x MAX_STARTS) is used where started."""
+        """log(pi_0 E_0 + sum_k pi_k E_k); `late` (runs x used) counts where started."""
         import numpy as np
 
         cnt = self.count[pos]
-        slots = np.arange(sequential.MAX_STARTS)[None, :]
-        terms = np.where(slots < cnt[:, None], late + self.shares[None, 1:], -np.inf)
+        u = late.shape[1]
+        slots = np.arange(u)[None, :]
+        terms = np.where(slots < cnt[:, None], late + self.shares[None, 1 : 1 + u], -np.inf)
         terms = np.concatenate([(first + self.shares[0])[:, None], terms], axis=1)
         m = terms.max(axis=1)
         return m + np.log(np.exp(terms - m[:, None]).sum(axis=1))
@@ -314,7 +319,8 @@ class _Proportion:
             up = _log_mix(self.up[b][pos], self.logw)
             down = _log_mix(self.down[b][pos], self.logw)
             first, safe = (up, down) if harm_up else (down, up)
-            late = _log_mix3(det.late[pos], self.logw)
+            u = det.used(pos)
+            late = _log_mix3(det.late[pos, :u], self.logw)
             harm = det.combine(pos, first, late)
             fail |= harm >= self.lt
             safe_all &= safe >= self.lt
@@ -378,11 +384,14 @@ class _Proportion:
         inc_up, inc_down = -(vals[:, 1 : 1 + k] - m0), -(vals[:, 1 + k :] - m0)
         up[rows] += inc_up
         down[rows] += inc_down
-        cnt = det.count[rows]
-        late = det.late[rows]
-        started = np.arange(sequential.MAX_STARTS)[None, :] < cnt[:, None]
-        late += np.where(started[:, :, None], (inc_up if harm_up else inc_down)[:, None, :], 0.0)
-        det.late[rows] = late
+        used = det.used(rows)
+        if used:
+            cnt = det.count[rows]
+            late = det.late[rows, :used]
+            started = np.arange(used)[None, :] < cnt[:, None]
+            inc = (inc_up if harm_up else inc_down)[:, None, :]
+            late += np.where(started[:, :, None], inc, 0.0)
+            det.late[rows, :used] = late
 
 
 def _log_mix3(L: Any, logw: Any) -> Any:
@@ -427,6 +436,33 @@ class _Mean:
         for t in self.t.values():
             t[:, 4] = np.nan
         self.det = {b: _Detector(runs, 3) for b, _ in self.bounds}  # late [S, V, W]
+        self.k4 = np.zeros((runs, 2, 4))  # per variant: ticks, sum n, sum n s^2, sum n s^4
+
+    def _kurtosis(
+        self, pos: Any, nA: Any, nB: Any, vA: Any, vB: Any, okA: Any, okB: Any
+    ) -> Any | None:
+        """sequential._kurtosis: True where the mean may not certify (too few ticks yet, or
+        the per-tick variances scatter like a heavy tail); None when the gates have no such
+        rule."""
+        import numpy as np
+
+        top = getattr(sequential, "KURTOSIS_MAX", None)
+        if top is None:
+            return None
+        worst = np.zeros(len(pos))
+        unknown = np.zeros(len(pos), dtype=bool)
+        for col, n, v, ok in ((0, nB, vB, okB), (1, nA, vA, okA)):  # candidate, then baseline
+            acc = self.k4[pos, col]
+            acc[ok] += np.stack([np.ones_like(n), n, n * v, n * v * v], axis=1)[ok]
+            self.k4[pos, col] = acc
+            t, sn, snv, snv2 = acc[:, 0], acc[:, 1], acc[:, 2], acc[:, 3]
+            bad = (t < sequential.KURTOSIS_TICKS) | (sn <= 0) | (snv <= 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s2 = snv / sn
+                k = 1.0 + np.maximum(0.0, snv2 - s2 * s2 * sn) / t / (s2 * s2)
+            unknown |= bad
+            worst = np.maximum(worst, np.where(bad, 0.0, k))
+        return unknown | (worst > top)
 
     def update(self, pos: Any, r: Any, fresh: Any) -> tuple[Any, Any, dict[str, Any]]:
         """r columns: count, sum, sum_squares, each baseline then candidate."""
@@ -439,6 +475,7 @@ class _Mean:
         self.cum[pos] = cum
         burning = (cum[:, 0] < sequential.BURN_IN) | (cum[:, 1] < sequential.BURN_IN)
         both = okA & okB
+        tailed = self._kurtosis(pos, nA, nB, vA, vB, okA, okB)
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(both, nA * nB / (nA + nB), 0.0)
         n = len(pos)
@@ -464,10 +501,11 @@ class _Mean:
             inc = np.stack([w * (est - d * val), w * w * var, w], axis=1)
             t[go, :3] += inc[go]
             self.t[b][pos] = t
-            late = det.late[pos]
-            started = (slots < det.count[pos][:, None]) & go[:, None]
+            u = det.used(pos)
+            late = det.late[pos, :u]
+            started = (slots[:, :u] < det.count[pos][:, None]) & go[:, None]
             late += np.where(started[:, :, None], inc[:, None, :], 0.0)
-            det.late[pos] = late
+            det.late[pos, :u] = late
             rho = t[:, 4]
             first = _nm_log_e(t[:, 0], t[:, 1], rho)
             safe = _nm_log_e(-t[:, 0], t[:, 1], rho)
@@ -475,6 +513,8 @@ class _Mean:
                 late[:, :, 0].ravel(), late[:, :, 1].ravel(), np.repeat(rho, late.shape[1])
             ).reshape(late.shape[:2])
             harm = np.where(np.isnan(rho), first, det.combine(pos, first, late_e))
+            if tailed is not None:  # a mean that may hide a tail is never certified
+                safe = np.where(tailed, np.minimum(safe, 0.0), safe)
             fail |= harm >= self.lt
             safe_all &= safe >= self.lt
             logs[b] = (harm, safe)
@@ -699,6 +739,7 @@ def batch(
     gates = {name: _Gate(g, len(indices), alpha) for name, g in specs.items()}
     roles = {name: _ROLES[g.kind] for name, g in specs.items()}
     plain = {name: str(g.kind) for name, g in specs.items() if _plain(g.kind, series[name])}
+    world = _World(scn, sums_suffice(scn, series))
     limit = scn.max_minutes * 60.0
     out: list[Outcome | None] = [None] * len(indices)
     live: dict[int, _Live] = {}
@@ -720,7 +761,7 @@ def batch(
         rows: dict[str, tuple[list[int], list[float], list[Any]]] = {}
         seen: dict[int, float] = {}
         for k, st in live.items():
-            seen[k] = _draw(scn, st, series, roles, rows, k, plain)
+            seen[k] = _draw(scn, st, series, roles, rows, k, plain, world)
         results: dict[int, dict[str, tuple[str, bool]]] = {k: {} for k in live}
         logged: dict[int, dict[str, Any]] = {k: {} for k in live}
         for name, (pos, ws, readings) in rows.items():
@@ -754,19 +795,23 @@ def _draw(
     rows: dict[str, tuple[list[int], list[float], list[Any]]],
     k: int,
     plain: dict[str, str],
+    fast_world: _World | None = None,
 ) -> float:
     """simulate_one's traffic for this tick (same draws, same order); readings into rows."""
     tr = st.tick
     a, b = tr.start / 60, tr.end / 60
     share = tr.weight / 100.0
-    cb = traffic.draw(scn, "candidate", share, a, b, st.counts, st.lat)
-    bb = traffic.draw(scn, "baseline", 1.0 - share, a, b, st.counts, st.lat)
+    if len(plain) == len(tr.gates) == len(series) and fast_world is not None:
+        return fast_world.tick(st, a, b, share, tr.gates, plain, rows, k)
+    cb = _draw_plain(scn, "candidate", share, a, b, st.counts, st.lat)
+    bb = _draw_plain(scn, "baseline", 1.0 - share, a, b, st.counts, st.lat)
     st.n += cb.n
     st.e += cb.errors
     mid = 0.5 * (a + b)
     st.excess += cb.n * (scn.rate("candidate", mid) - scn.rate("baseline", mid))
     st.ticks += 1
     seen = 0.0
+    drawn: dict[int, tuple[float, float]] | None = {} if fast_world and fast_world.sums else None
     for g in tr.gates:
         qs = series[g]
         kind = plain.get(g)
@@ -783,13 +828,114 @@ def _draw(
                 float((xc * xc).sum()),
             )
         else:
-            reading = tuple(_answer(qs[r][0], qs[r][1], v) for r in roles[g] for v in (bb, cb))
+            reading = tuple(
+                _answer(qs[r][0], qs[r][1], v, drawn) for r in roles[g] for v in (bb, cb)
+            )
         seen = max(seen, reading[1])  # the candidate's total (proportion) or count (mean)
         pos, ws, rs = rows.setdefault(g, ([], [], []))
         pos.append(k)
         ws.append(share)
         rs.append(reading)
     return seen
+
+
+class _World:
+    """The scenario's traffic for gates that read only the standard series: the draws of
+    traffic.draw_batch and Batch.logs (same streams, same order: the candidate's counts, the
+    baseline's, then the baseline's latencies and the candidate's) without building batches."""
+
+    def __init__(self, scn: Scenario, sums: bool) -> None:
+        self.scn = scn
+        self.sums = sums  # log-latency sums drawn as such (virtual.log_sums)
+        self.rpm = scn.requests_per_minute
+        self.rsf = scn.router_share_factor
+        self.sigma = scn.baseline.latency_sigma
+        self.mu = math.log(scn.baseline.latency_median)
+        self.mu_c = self.mu + math.log(scn.candidate.latency_factor)
+        c = scn.candidate
+        self.onset = c.onset_minute
+        self.tail = (
+            (c.tail_fraction, c.tail_seconds)
+            if c.tail_fraction > 0 and c.tail_seconds > 0
+            else None
+        )
+        self.static = scn.drift is None and not scn.incidents
+
+    def tick(
+        self,
+        st: _Live,
+        a: float,
+        b: float,
+        share: float,
+        gates: tuple[str, ...],
+        plain: dict[str, str],
+        rows: dict[str, tuple[list[int], list[float], list[Any]]],
+        k: int,
+    ) -> float:
+        import numpy as np
+
+        scn = self.scn
+        mid = 0.5 * (a + b)
+        after = mid >= self.onset
+        p_c, p_b = scn.rate("candidate", mid), scn.rate("baseline", mid)
+        counts = st.counts
+        dur = max(0.0, b - a)
+        lam = self.rpm * dur * min(1.0, share * self.rsf)
+        nc = int(counts.poisson(lam)) if lam > 0 else 0
+        ec = int(counts.binomial(nc, min(1.0, max(0.0, p_c)))) if nc else 0
+        lam = self.rpm * dur * (1.0 - share)
+        nb = int(counts.poisson(lam)) if lam > 0 else 0
+        eb = int(counts.binomial(nb, min(1.0, max(0.0, p_b)))) if nb else 0
+        st.n += nc
+        st.e += ec
+        st.excess += nc * (p_c - p_b)
+        st.ticks += 1
+        logs: tuple[float, float, float, float] | None = None
+        for g in gates:
+            if plain[g] == "proportion":
+                reading: Any = (float(nb), float(nc), float(eb), float(ec))
+            else:
+                if logs is None and self.sums:
+                    sb = log_sums(nb, self.mu, self.sigma, st.lat)
+                    sc = log_sums(nc, self.mu_c if after else self.mu, self.sigma, st.lat)
+                    logs = (sb[0], sc[0], sb[1], sc[1])
+                if logs is None:
+                    lat = st.lat
+                    xb = lat.normal(self.mu, self.sigma, size=nb)
+                    xc = lat.normal(self.mu_c if after else self.mu, self.sigma, size=nc)
+                    if after and self.tail is not None and nc:
+                        slow = lat.random(nc) < self.tail[0]
+                        xc = np.where(slow, np.log(np.exp(xc) + self.tail[1]), xc)
+                    logs = (
+                        float(xb.sum()),
+                        float(xc.sum()),
+                        float((xb * xb).sum()),
+                        float((xc * xc).sum()),
+                    )
+                reading = (float(nb), float(nc), *logs)
+            pos, ws, rs = rows.setdefault(g, ([], [], []))
+            pos.append(k)
+            ws.append(share)
+            rs.append(reading)
+        return float(nc)
+
+
+def _draw_plain(
+    scn: Scenario, variant: str, share: float, a: float, b: float, counts: Any, lat: Any
+) -> traffic.Batch:
+    """traffic.draw without its LLM parameters (tokens, cost, 429s: no series `supports` lets
+    through reads them): the same draws from the same streams, at a fraction of the cost."""
+    mid = 0.5 * (a + b)
+    if variant == "candidate":
+        share = min(1.0, share * scn.router_share_factor)
+    mu = math.log(scn.baseline.latency_median)
+    tf, ts = 0.0, 0.0
+    if variant == "candidate" and mid >= scn.candidate.onset_minute:
+        mu += math.log(scn.candidate.latency_factor)
+        tf, ts = scn.candidate.tail_fraction, scn.candidate.tail_seconds
+    lam = scn.requests_per_minute * max(0.0, b - a) * share
+    rate = scn.rate(variant, mid)
+    return traffic.draw_batch(lam, rate, mu, scn.baseline.latency_sigma, tf, ts, counts, lat)
 
 
 def _plain(kind: str, qs: dict[str, tuple[str, dict[str, str]]]) -> bool:
@@ -804,12 +950,22 @@ def _plain(kind: str, qs: dict[str, tuple[str, dict[str, str]]]) -> bool:
     }
 
 
-def _answer(name: str, labels: dict[str, str], b: traffic.Batch) -> float:
-    """traffic.answer for the series `supports` lets through (the same numbers, less work)."""
+def _answer(
+    name: str,
+    labels: dict[str, str],
+    b: traffic.Batch,
+    drawn: dict[int, tuple[float, float]] | None = None,
+) -> float:
+    """traffic.answer for the series `supports` lets through (the same numbers, less work);
+    with `drawn` (a cache per tick), log-latency sums as simulate_one draws them."""
     if name == "requests" or name == "latency_count":
         return float(b.n)
     if name == "errors":
         return float(b.errors)
+    if drawn is not None and name in ("latency_log_sum", "latency_log_sum_squares"):
+        if id(b) not in drawn:
+            drawn[id(b)] = log_sums(b.n, b.mu, b.sigma, b.rng)
+        return drawn[id(b)][name == "latency_log_sum_squares"]
     if name == "latency_log_sum":
         return float(b.logs().sum())
     if name == "latency_log_sum_squares":

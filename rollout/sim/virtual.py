@@ -8,6 +8,7 @@ plan, so two plans (or two methods) are compared on the same traffic.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -83,15 +84,18 @@ def simulate_one(
     index: int,
     series: dict[str, Any] | None = None,
     trace: list[dict[str, Any]] | None = None,
+    samples: bool = False,
 ) -> Outcome:
     """One virtual rollout. `trace`, when given, gets one entry per tick: gate -> (status,
-    halt, bound -> (log e harm, log e safe)), what rollout.sim.fast checks itself against."""
+    halt, bound -> (log e harm, log e safe)), what rollout.sim.fast checks itself against.
+    `samples`: draw every request's latency even where the sums suffice (see `log_sums`)."""
     import numpy as np
 
     ss = np.random.SeedSequence([seed, index])
     counts_ss, lat_ss = ss.spawn(2)
     counts, lat = np.random.default_rng(counts_ss), np.random.default_rng(lat_ss)
     series = series if series is not None else series_for(plan, scn)
+    sums = not samples and sums_suffice(scn, series)
     specs = gate_specs(plan)
     stages = tuple(s.stage for s in plan.steps if s.kind == "approval" and s.stage)
     run = Run(
@@ -125,8 +129,11 @@ def simulate_one(
             mid = 0.5 * (a + b)
             excess += cb.n * (scn.rate("candidate", mid) - scn.rate("baseline", mid))
             ticks += 1
+            drawn: dict[str, tuple[float, float]] | None = {} if sums else None
             for g in tr.gates:
-                obs_ticks[g] = _tick(specs[g], series[g], batches, tr.end, tr.stage, tr.weight)
+                obs_ticks[g] = _tick(
+                    specs[g], series[g], batches, tr.end, tr.stage, tr.weight, drawn
+                )
         obs = Observation(
             weights=weights,
             ticks=obs_ticks,
@@ -164,6 +171,31 @@ def simulate_one(
     return Outcome(outcome, minutes, failed, cand_n, cand_e, excess, ticks)
 
 
+_SUMS = {"latency_log_sum": 0, "latency_log_sum_squares": 1}
+_SAMPLED = {"latency_over", "latency_p95"}  # series that need each request's latency
+
+
+def sums_suffice(scn: Scenario, series: dict[str, dict[str, tuple[str, Any]]]) -> bool:
+    """Whether a tick's log-latency sums can be drawn as sums: the log-latencies are normal
+    (no slow tail) and no gate reads a series that needs each request's latency."""
+    c = scn.candidate
+    if c.tail_fraction > 0 and c.tail_seconds > 0:
+        return False
+    return not any(name in _SAMPLED for roles in series.values() for name, _ in roles.values())
+
+
+def log_sums(n: int, mu: float, sigma: float, rng: Any) -> tuple[float, float]:
+    """(sum x, sum x^2) of n log-latencies x ~ Normal(mu, sigma), drawn exactly in
+    distribution from their sufficient statistics: sum x ~ Normal(n mu, n sigma^2) and,
+    independently, sum (x - mean)^2 ~ sigma^2 chi^2(n - 1). Two draws per batch instead of n:
+    what makes a virtual tick cost the same at 10 or 10^5 requests per minute."""
+    if n <= 0:
+        return 0.0, 0.0
+    s = n * mu + sigma * math.sqrt(n) * float(rng.standard_normal())
+    ss = sigma * sigma * float(rng.chisquare(n - 1)) if n > 1 else 0.0
+    return s, ss + s * s / n
+
+
 def _traced(v: dict[str, Any]) -> tuple[str, bool, dict[str, tuple[float, float]]]:
     bounds = (v.get("evidence") or {}).get("bounds") or {}
     logs = {b: (float(x["log_e_harm"]), float(x["log_e_safe"])) for b, x in bounds.items()}
@@ -189,11 +221,18 @@ def _tick(
     at: datetime,
     stage: str,
     weight: int,
+    sums: dict[str, tuple[float, float]] | None = None,
 ) -> Tick:
-    """Simulated readings through the same observation path as `apply` (rollout.observe)."""
+    """Simulated readings through the same observation path as `apply` (rollout.observe).
+    `sums` (a cache per tick): log-latency sums drawn as such (log_sums), not per request."""
 
     def fetch(variant: str, role: str) -> float:
         name, labels = roles[role]
+        if sums is not None and name in _SUMS:
+            b = batches[variant]
+            if variant not in sums:
+                sums[variant] = log_sums(b.n, b.mu, b.sigma, b.rng)
+            return sums[variant][_SUMS[name]]
         return traffic.answer(name, labels, batches[variant])
 
     return read_recorded(gate, roles, fetch, at, stage, weight)

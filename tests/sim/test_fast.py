@@ -95,3 +95,28 @@ def test_what_it_does_not_cover_runs_on_the_engine(tmp_path: Path) -> None:
     outs, path = fast.run(plan, scn, 1, range(3))
     assert path == "engine (gate error-rate: absolute bound max)"
     assert outs == _engine(plan, "error-5x", 3, 1)
+
+
+def test_log_latency_sums_are_drawn_from_their_exact_distribution() -> None:
+    import numpy as np
+
+    from rollout.sim.virtual import log_sums
+
+    rng = np.random.default_rng(4)
+    n, mu, sigma = 40, -0.2, 0.6
+    draws = np.array([log_sums(n, mu, sigma, rng) for _ in range(20_000)])
+    s, q = draws[:, 0], draws[:, 1]
+    var = (q - s * s / n) / (n - 1)  # each tick's sample variance
+    assert abs(s.mean() / n - mu) < 0.005 and abs(s.std() - sigma * np.sqrt(n)) < 0.05
+    assert abs(var.mean() - sigma**2) < 0.005  # unbiased
+    assert abs(var.std() - sigma**2 * np.sqrt(2 / (n - 1))) < 0.005  # chi-square spread
+    assert log_sums(0, mu, sigma, rng) == (0.0, 0.0)
+
+
+def test_latency_sums_only_where_they_suffice(tmp_path: Path) -> None:
+    from rollout.sim.virtual import sums_suffice
+
+    plan = _both(tmp_path)
+    assert sums_suffice(builtin("latency+10%"), series_for(plan, builtin("latency+10%")))
+    tail = builtin("tail-regression")  # a slow tail is not normal on the log scale
+    assert not sums_suffice(tail, series_for(plan, tail))
