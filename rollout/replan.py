@@ -75,6 +75,11 @@ def compare(old: Plan, new: Plan, run: Run) -> Replan:
     if old.spec.router != new.spec.router:
         blockers.append("the router changed")
     done = _shifts_done(old, run.step_index)
+    if done and _evaluation_changed(old, new):
+        blockers.append(
+            "the evaluation was added or its judgement changed, and it runs before any traffic "
+            "(`apply --restart` evaluates from the start)"
+        )
     index = _map_position(old, new, run, len(done))
     if index is None:
         blockers.append(
@@ -92,6 +97,15 @@ def compare(old: Plan, new: Plan, run: Run) -> Replan:
         blockers=blockers,
         step_index=index,
     )
+
+
+def _evaluation_changed(old: Plan, new: Plan) -> bool:
+    """What the offline evaluation judges (not its timeout or env) differs in `new`."""
+    a, b = old.spec.evaluate, new.spec.evaluate
+    if b is None:
+        return False  # removed: it already ran (or never existed) before the first shift
+    keys = ("command", "dataset", "gates", "alpha", "min_items", "max_missing")
+    return a is None or any(getattr(a, k) != getattr(b, k) for k in keys)
 
 
 def _map_position(old: Plan, new: Plan, run: Run, shifts: int) -> int | None:

@@ -79,8 +79,14 @@ def evaluate_step(plan: Plan, run: Run, step: Step, obs: Observation, now: datet
 def _stop(
     run: Run, now: datetime, reason: str, data: dict[str, Any], extra: tuple[Event, ...] = ()
 ) -> Decision:
-    """End the run before any traffic moved: rolled back (exit 3), the router never written."""
+    """End the run before any traffic moved: rolled back (exit 3), the router never written.
+    Should the step ever run with traffic on the candidate, it is an ordinary rollback."""
+    from rollout.engine.steps import rollback
     from rollout.engine.types import Decision, ev
+
+    if run.desired is not None and run.desired.candidate > 0:
+        d = rollback(run, now, reason, **data)
+        return Decision(run=d.run, actions=d.actions, events=(*extra, *d.events), wake_at=None)
 
     phase = Phase.ROLLED_BACK.value
     e = ev("phase", now, f"rolled_back: {reason}", phase=phase, reason=reason, **data)

@@ -234,3 +234,17 @@ def test_the_verdicts_are_dated_when_the_scores_are_known(
 
     gap = datetime.fromisoformat(str(verdict["at"])) - datetime.fromisoformat(str(created["at"]))
     assert gap.total_seconds() >= 1200
+
+
+def test_adding_an_evaluation_mid_rollout_is_refused_in_place(ws: EvalWorkspace) -> None:
+    """It runs before any traffic: added while the candidate serves 5 %, it would be skipped."""
+    plan = ws.write_plan()
+    text = plan.read_text()
+    without = text[: text.index("evaluate:")] + text[text.index("gates:\n  - name: error") :]
+    plan.write_text(without)
+    assert ws.cli("apply", str(plan), "--until", "pilot").code == 0
+    plan.write_text(text)
+    res = ws.cli("apply", str(plan))
+    assert res.code == 2
+    assert "the evaluation was added" in res.err and "apply --restart" in res.err
+    assert ws.candidate_weight() == 5 and ws.run("support-bot").attempt == 1
