@@ -42,7 +42,7 @@ class Profile(BaseModel):
     # LLM traffic (rollout.sim.traffic.LLM)
     input_tokens: float = Field(default=800.0, gt=0)  # mean per answered request
     output_tokens: float = Field(default=300.0, gt=0)
-    tokens_sigma: float = Field(default=0.5, gt=0)
+    tokens_sigma: float = Field(default=0.4, gt=0)
     ttft_median: float = Field(default=0.35, gt=0)  # seconds
     ttft_sigma: float = Field(default=0.5, gt=0)
     content_filter_rate: float = Field(default=0.002, ge=0, le=1)

@@ -74,7 +74,7 @@ class Baseline(_M):
     # LLM traffic (both variants, unless the candidate changes it)
     input_tokens: float = Field(default=800.0, gt=0)  # mean per answered request
     output_tokens: float = Field(default=300.0, gt=0)
-    tokens_sigma: float = Field(default=0.5, gt=0)  # log-sd of both token counts
+    tokens_sigma: float = Field(default=0.4, gt=0)  # log-sd of both token counts
     ttft_median: float = Field(default=0.35, gt=0)  # seconds
     ttft_sigma: float = Field(default=0.5, gt=0)
     content_filter_rate: float = Field(default=0.002, ge=0, le=1)
@@ -216,7 +216,7 @@ class LLM:
 
     input_tokens: float = 800.0
     output_tokens: float = 300.0
-    tokens_sigma: float = 0.5
+    tokens_sigma: float = 0.4
     ttft_mu: float = math.log(0.35)
     ttft_sigma: float = 0.5
     content_filter_rate: float = 0.002
