@@ -81,14 +81,20 @@ def _stop(
 ) -> Decision:
     """End the run before any traffic moved: rolled back (exit 3), the router never written.
     Should the step ever run with traffic on the candidate, it is an ordinary rollback."""
-    from rollout.engine.steps import rollback
-    from rollout.engine.types import Decision, ev
+    from rollout.engine.types import Decision, SetWeights, ev
+    from rollout.records import Weights
 
-    if run.desired is not None and run.desired.candidate > 0:
-        d = rollback(run, now, reason, **data)
-        return Decision(run=d.run, actions=d.actions, events=(*extra, *d.events), wake_at=None)
+    if run.desired is not None and run.desired.candidate > 0:  # as engine.steps.rollback does
+        base, phase = Weights.all_baseline(), Phase.ROLLING_BACK
+        e = ev("phase", now, f"{phase.value}: {reason}", phase=phase.value, reason=reason, **data)
+        back = run.model_copy(
+            update={"phase": phase, "desired": base, "message": reason, "intents": ()}
+        )
+        return Decision(
+            run=back, actions=(SetWeights(base, reason),), events=(*extra, e), wake_at=None
+        )
 
-    phase = Phase.ROLLED_BACK.value
-    e = ev("phase", now, f"rolled_back: {reason}", phase=phase, reason=reason, **data)
+    done_phase = Phase.ROLLED_BACK.value
+    e = ev("phase", now, f"rolled_back: {reason}", phase=done_phase, reason=reason, **data)
     done = run.model_copy(update={"phase": Phase.ROLLED_BACK, "message": reason, "intents": ()})
     return Decision(run=done, events=(*extra, e), wake_at=None)
