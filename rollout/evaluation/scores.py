@@ -4,18 +4,22 @@ error (the evaluation is never judged on it), never a silently dropped item.
 Accepted shapes (the first that fits):
 
 1. One JSON object, the whole of stdout or its last non-empty line (logs before it are fine):
-   * `{"items": [{"id": "q1", "score": 0.8}, ...]}` (also under `results`, or nested one level:
-     `{"results": {"results": [...]}}` as promptfoo writes it);
+   * `{"items": [{"id": "q1", "score": 0.8}, ...]}` (also under `results`, `rows` or `tests`, or
+     nested one level: `{"results": {"results": [...]}}` as promptfoo writes it; `rows` with
+     flat dotted keys as azure-ai-evaluation writes them; `tests` with `nodeid` and `outcome`
+     as pytest-json-report writes them);
    * `{"scores": {"q1": 0.8, "q2": 0.5}}` (one metric, `score`) or
      `{"scores": {"q1": {"score": 0.8, "refused": 0}}}`.
 2. JSON lines: every stdout line that starts with `{` is one item, `{"id": "q1", "score": 0.8}`;
    other lines are logs and are ignored; a `{` line that is not a JSON object is an error.
 
-An item's id is `id` (else `item_id`, `key`, `testIdx`), a string or a whole number. A metric is
-a field of the item or a dotted path (`metrics.accuracy`, `gradingResult.score`). Values: a finite
-number, or true/false (1/0: pass/fail evals). `null` or an absent field: that item has no score
-for that metric (it is reported missing, never imputed). A string, NaN, infinity, a duplicate
-id or an item without an id: the output is malformed.
+An item's id is `id` (else `item_id`, `key`, `testIdx`, `nodeid`, `inputs.id`), a string or a
+whole number. A metric is a field of the item, a flat dotted key (`outputs.relevance.relevance`)
+or a dotted path (`metrics.accuracy`, `gradingResult.score`). Values: a finite number, true/false
+(1/0: pass/fail evals), or a pytest outcome (passed 1, failed / error 0, skipped: no score).
+`null` or an absent field: that item has no score for that metric (it is reported missing, never
+imputed). Another string, NaN, infinity, a duplicate id or an item without an id: the output is
+malformed.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-ID_KEYS = ("id", "item_id", "key", "testIdx")
-LIST_KEYS = ("items", "results")
+ID_KEYS = ("id", "item_id", "key", "testIdx", "nodeid", "inputs.id")
+LIST_KEYS = ("items", "results", "rows", "tests")
+# pytest-json-report outcomes: passed / failed count 1 / 0; skipped is no score (missing)
+OUTCOMES = {"passed": 1.0, "failed": 0.0, "error": 0.0, "xfailed": 0.0, "xpassed": 1.0}
 MAX_ITEMS = 1_000_000
 
 # metric -> item id -> value (None: the item is there but has no value for the metric)
@@ -141,14 +147,19 @@ def id_of(item: dict[str, Any], index: int) -> str:
 
 def _value(item: dict[str, Any], metric: str, item_id: str) -> float | None:
     v: Any = item
-    for part in metric.split("."):
-        if not isinstance(v, dict) or part not in v:
-            return None
-        v = v[part]
-    if v is None:
+    if metric in item:
+        v = item[metric]  # a flat key, dots and all
+    else:
+        for part in metric.split("."):
+            if not isinstance(v, dict) or part not in v:
+                return None
+            v = v[part]
+    if v is None or v == "skipped":
         return None
     if isinstance(v, bool):
         return 1.0 if v else 0.0
+    if isinstance(v, str) and v in OUTCOMES:
+        return OUTCOMES[v]
     if isinstance(v, int | float) and math.isfinite(v):
         return float(v)
     raise MalformedScores(f"item {item_id!r}: {metric} is {_short(v)}, not a finite number")

@@ -60,3 +60,37 @@ def test_dataset_ids_from_json_lines_or_a_list() -> None:
     assert dataset_ids(json.dumps({"items": [{"id": "x"}]})) == ("x",)
     assert dataset_ids("question,answer\n1,2\n") is None  # a CSV: the union of scored items
     assert dataset_ids('{"id": "a"}\n{"id": "a"}\n') is None
+
+
+def test_pytest_json_report_outcomes() -> None:
+    doc = {
+        "summary": {"passed": 1},
+        "tests": [
+            {"nodeid": "evals/test_q.py::test_item[q1]", "outcome": "passed"},
+            {"nodeid": "evals/test_q.py::test_item[q2]", "outcome": "failed"},
+            {"nodeid": "evals/test_q.py::test_item[q3]", "outcome": "skipped"},
+        ],
+    }
+    got = parse(json.dumps(doc), ["outcome"])["outcome"]
+    assert got == {
+        "evals/test_q.py::test_item[q1]": 1.0,
+        "evals/test_q.py::test_item[q2]": 0.0,
+        "evals/test_q.py::test_item[q3]": None,  # skipped: missing, not a pass
+    }
+
+
+def test_azure_ai_evaluation_rows_with_flat_dotted_keys() -> None:
+    doc = {
+        "rows": [
+            {"inputs.id": "q1", "outputs.relevance.relevance": 4.0},
+            {"inputs.id": "q2", "outputs.relevance.relevance": 2.0},
+        ],
+        "metrics": {"relevance.relevance": 3.0},
+    }
+    got = parse(json.dumps(doc), ["outputs.relevance.relevance"])
+    assert got == {"outputs.relevance.relevance": {"q1": 4.0, "q2": 2.0}}
+
+
+def test_an_unknown_outcome_string_is_still_malformed() -> None:
+    with pytest.raises(MalformedScores, match="not a finite number"):
+        parse(json.dumps({"tests": [{"nodeid": "a", "outcome": "flaky"}]}), ["outcome"])
