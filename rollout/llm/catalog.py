@@ -605,15 +605,23 @@ def unit_of(signal: str | None) -> str | None:
     return sig.unit if sig else None
 
 
-def simulated_roles(signal: str | None, kind: str, threshold_ms: float | None) -> Queries | None:
+def simulated_roles(
+    signal: str | None, kind: str, threshold_ms: float | None, spec: Any = None
+) -> Queries | None:
     """The simulated series that stand for a signal gate of any source, for `rollout simulate`
-    (None when the signal has no simulated form of this gate's kind). Cost uses the scenario's
-    prices (the plan's per-variant prices are in its own source's queries)."""
+    (None when the signal has no simulated form of this gate's kind). Cost uses each variant's
+    price from `spec` (a PlanSpec: its variants and pricing), else the scenario's."""
     sig = SIGNALS.get(signal or "")
     if sig is None:
         return None
     thr = threshold_ms / 1000.0 if threshold_ms else (1.0 if sig.threshold else None)
-    got_kind, queries = simulated(sig, Context(threshold_s=thr, prices={}))
+    prices: dict[str, tuple[float, float, float]] = {}
+    if sig.name == "cost-per-request" and spec is not None:
+        try:
+            prices = _prices(spec.model_dump(mode="json", by_alias=True, exclude_none=True))
+        except _Problem:
+            prices = {}
+    got_kind, queries = simulated(sig, Context(threshold_s=thr, prices=prices))
     if got_kind != kind:
         return None
     # The variant label is a placeholder here; simulate answers each variant from its own draws.

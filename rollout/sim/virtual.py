@@ -55,7 +55,7 @@ def series_for(plan: Plan, scn: Scenario) -> dict[str, dict[str, tuple[str, dict
     out: dict[str, dict[str, tuple[str, dict[str, str]]]] = {}
     for name, gate in gate_specs(plan).items():
         roles: dict[str, tuple[str, dict[str, str]]] = {}
-        llm = simulated_roles(gate.signal, gate.kind, gate.threshold)  # signal gates (#12)
+        llm = simulated_roles(gate.signal, gate.kind, gate.threshold, plan.spec)  # signals (#12)
         for role, query in gate.queries().items():
             text = scn.series.get(name, {}).get(role)
             if text is None and llm is not None:
