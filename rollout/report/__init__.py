@@ -19,7 +19,6 @@ from rollout.views import runs
 from rollout.views._format import iso
 
 FORMATS = ("markdown", "html")
-MERMAID_POINTS = 30  # mermaid spaces points evenly and labels each: keep the axis readable
 LOG10_FLOOR = -2.0  # evidence charts: 0.01x is "strongly safe"; lower is clipped
 LOG10_CEIL = 16.0  # and 10^16x is off any scale that matters
 
@@ -192,13 +191,6 @@ def svg_charts(run: Run, s: Series) -> list[dict[str, str]]:
     return out
 
 
-def _thin(n: int, most: int = MERMAID_POINTS) -> list[int]:
-    """At most `most` indices out of n, evenly spread, the last always kept."""
-    if n <= most:
-        return list(range(n))
-    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
-
-
 def mermaid_weights(s: Series) -> str | None:
     if not s.weights:
         return None
@@ -206,19 +198,17 @@ def mermaid_weights(s: Series) -> str | None:
 
 
 def mermaid_gates(run: Run, s: Series) -> list[dict[str, str]]:
-    """Per gate: its values (baseline, candidate, bound) and its evidence against the needed."""
+    """Per gate: its values (baseline, candidate, bound) and its evidence against the needed,
+    each held from tick to tick and resampled evenly from the first tick to the end."""
     out = []
     for g in s.gates.values():
-        base, cand = dict(g.baseline), dict(g.candidate)
         first = next(iter(g.bounds.items()), None)
-        bound = dict(first[1]) if first else {}
-        times = [t for t, _ in g.candidate if t in base]
-        keep = [times[i] for i in _thin(len(times))]
-        if keep:
-            lines = [[base[t] for t in keep], [cand[t] for t in keep]]
+        if g.candidate and g.baseline:
+            grid = charts.time_grid(max(g.candidate[0][0], g.baseline[0][0]), s.x_end)
+            lines = [charts.held_at(p, grid.times) for p in (g.baseline, g.candidate)]
             legend = "baseline, candidate"
-            if first and all(t in bound for t in keep):
-                lines.append([bound[t] for t in keep])
+            if first:
+                lines.append(charts.held_at(first[1], grid.times))
                 legend += f", {_bound_label(g, first[0], run)}"
             ys = [v for line in lines for v in line]
             lo, hi = charts.nice_range(ys, floor=0.0 if g.kind == "proportion" else None)
@@ -229,10 +219,11 @@ def mermaid_gates(run: Run, s: Series) -> list[dict[str, str]]:
                     "chart": charts.mermaid_xy(
                         f"{g.gate}: value per variant "
                         + ("per window" if g.method == "threshold" else "(cumulative)"),
-                        [charts.elapsed(t) for t in keep],
+                        grid,
                         lines,
                         y_label=g.gate + (" %" if g.unit == "%" else ""),
                         y_range=(lo, hi),
+                        colors=[charts.BASELINE, charts.CANDIDATE, charts.BOUND][: len(lines)],
                     ),
                 }
             )
@@ -240,9 +231,9 @@ def mermaid_gates(run: Run, s: Series) -> list[dict[str, str]]:
         if harm is None:
             continue
         b, pts = harm
-        pts = [pts[i] for i in _thin(len(pts))]
         need = g.threshold.get(b, 0.0)
-        clipped = [y for _, y in _clip(pts)]
+        grid = charts.time_grid(pts[0][0], s.x_end)
+        clipped = charts.held_at(_clip(pts), grid.times)
         lo, hi = charts.nice_range([*clipped, need, 0.0])
         out.append(
             {
@@ -254,10 +245,11 @@ def mermaid_gates(run: Run, s: Series) -> list[dict[str, str]]:
                 ),
                 "chart": charts.mermaid_xy(
                     f"{g.gate}: evidence (log10 e-value) against the threshold",
-                    [charts.elapsed(t) for t, _ in pts],
-                    [clipped, [need] * len(pts)],
+                    grid,
+                    [clipped, [need] * len(clipped)],
                     y_label="log10 e-value",
                     y_range=(lo, hi),
+                    colors=[charts.CANDIDATE, charts.THRESHOLD],
                 ),
             }
         )

@@ -234,19 +234,46 @@ def times_fmt(log10_value: float) -> str:
 # --- mermaid (GitHub) -----------------------------------------------------------------------
 
 
-def sample_steps(
-    points: Sequence[tuple[float, float]], x_end: float, n: int = 24
-) -> list[tuple[float, float]]:
-    """A step series (each value holds until the next point) at n+1 evenly spaced times from 0
-    to x_end: mermaid's xychart spaces its points evenly, so time must be resampled."""
-    if not points:
-        return []
-    x_end = max(x_end, 1.0)
+def time_unit(x_end: float) -> tuple[float, str]:
+    """(seconds per unit, its name) for a time axis that ends at x_end seconds."""
+    if x_end < 120:
+        return 1.0, "seconds"
+    if x_end < 3 * 3600:
+        return 60.0, "minutes"
+    return 3600.0, "hours"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Evenly spaced times for a mermaid chart, whose numeric x axis runs lo --> hi (units).
+
+    mermaid places n values at lo, lo + step, ... by adding the step up while <= hi, so a step
+    like 14/24 loses the last value to rounding; lo and the step are multiples of 1/8, which
+    add up exactly."""
+
+    times: tuple[float, ...]  # seconds since the start
+    unit: str
+    lo: float
+    hi: float
+
+
+def time_grid(start: float, end: float, n: int = 24) -> Grid:
+    size, unit = time_unit(end)
+    lo = math.floor(start / size * 8) / 8
+    span = end / size - lo
+    if span <= 1e-9:
+        return Grid((start,), unit, lo, lo)
+    step = math.ceil(span / n * 8) / 8
+    k = math.ceil(span / step - 1e-9)
+    return Grid(tuple((lo + i * step) * size for i in range(k + 1)), unit, lo, lo + k * step)
+
+
+def held_at(points: Sequence[tuple[float, float]], times: Sequence[float]) -> list[float]:
+    """Each time's value of a step series (the last point at or before it; the first before)."""
     out = []
-    for i in range(n + 1):
-        t = x_end * i / n
+    for t in times:
         held = [y for x, y in points if x <= t + 1e-9]
-        out.append((t, held[-1] if held else points[0][1]))
+        out.append(held[-1] if held else points[0][1])
     return out
 
 
@@ -257,24 +284,39 @@ def _mnum(v: float) -> str:
 
 def mermaid_xy(
     title: str,
-    x_labels: Sequence[str],
+    grid: Grid,
     lines: Sequence[Sequence[float]],
     *,
     y_label: str,
     y_range: tuple[float, float],
+    colors: Sequence[str] = (),
 ) -> str:
-    """A ```mermaid xychart-beta block (GitHub renders it in job summaries and markdown)."""
+    """A ```mermaid xychart-beta block (GitHub renders it in job summaries and markdown).
+
+    The lines are given at `grid.times`; the x axis is numeric (seconds, minutes or hours since
+    the start), so mermaid writes a few round labels. `colors`: one per line, in order (the
+    default theme draws its first line almost white), set in mermaid's front-matter config."""
 
     def q(text: str) -> str:
         return '"' + text.replace('"', "'") + '"'
 
-    rows = [
-        "```mermaid",
-        "xychart-beta",
-        f"    title {q(title)}",
-        "    x-axis [" + ", ".join(q(x) for x in x_labels) + "]",
-        f"    y-axis {q(y_label)} {_mnum(y_range[0])} --> {_mnum(y_range[1])}",
-    ]
+    rows = ["```mermaid"]
+    if colors:
+        rows += [
+            "---",
+            "config:",
+            "  themeVariables:",
+            "    xyChart:",
+            f'      plotColorPalette: "{", ".join(colors)}"',
+            "---",
+        ]
+    rows += ["xychart-beta", f"    title {q(title)}"]
+    if len(grid.times) == 1:  # one moment: a category axis with its one label
+        rows.append(f"    x-axis [{q(elapsed(grid.times[0]))}]")
+    else:
+        axis = q(grid.unit + " since the start")
+        rows.append(f"    x-axis {axis} {_mnum(grid.lo)} --> {_mnum(grid.hi)}")
+    rows.append(f"    y-axis {q(y_label)} {_mnum(y_range[0])} --> {_mnum(y_range[1])}")
     rows += ["    line [" + ", ".join(_mnum(v) for v in line) + "]" for line in lines]
     rows.append("```")
     return "\n".join(rows)
@@ -282,11 +324,12 @@ def mermaid_xy(
 
 def mermaid_weights(points: Sequence[tuple[float, float]], x_end: float, n: int = 24) -> str:
     """The candidate's set weight over the run, resampled for mermaid."""
-    samples = sample_steps(points, x_end, n)
+    grid = time_grid(0.0, x_end, n)
     return mermaid_xy(
         "Candidate weight over time (% of traffic)",
-        [elapsed(t) for t, _ in samples],
-        [[y for _, y in samples]],
+        grid,
+        [held_at(points, grid.times)],
         y_label="candidate %",
         y_range=(0, 100),
+        colors=[CANDIDATE],
     )

@@ -90,22 +90,48 @@ def test_evidence_is_labelled_as_people_read_it() -> None:
     ]
 
 
-def test_sample_steps_resamples_evenly_and_holds_values() -> None:
-    got = charts.sample_steps([(0, 5), (50, 50), (100, 0)], 100, n=4)
-    assert got == [(0, 5), (25, 5), (50, 50), (75, 50), (100, 0)]
-    assert charts.sample_steps([], 100) == []
+def test_the_time_grid_adds_up_exactly_and_covers_the_run() -> None:
+    g = charts.time_grid(0, 840)  # 14 minutes: 14/24 would lose mermaid's last point
+    assert (g.unit, g.lo, g.hi) == ("minutes", 0, 14.375)
+    assert g.times[0] == 0 and g.times[-1] >= 840
+    steps = {round(b - a, 9) for a, b in zip(g.times, g.times[1:], strict=False)}
+    assert steps == {37.5} and len(g.times) <= 25  # 5/8 of a minute, an exact binary fraction
+    assert charts.time_grid(30, 90).unit == "seconds"
+    assert charts.time_grid(0, 4 * 3600).unit == "hours"
+    one = charts.time_grid(30, 30)
+    assert one.times == (30,) and one.lo == one.hi
+
+
+def test_held_at_holds_each_value_until_the_next() -> None:
+    pts = [(0, 5), (50, 50), (100, 0)]
+    assert charts.held_at(pts, [0, 25, 50, 75, 100, 120]) == [5, 5, 50, 50, 0, 0]
+    assert charts.held_at([(20, 1)], [10, 20]) == [1, 1]  # before the first: the first
 
 
 def test_mermaid_block_is_an_xychart_with_one_line_per_series() -> None:
+    grid = charts.Grid((0, 300, 600), "minutes", 0, 10)
     text = charts.mermaid_xy(
-        'say "hi"', ["0s", "1m"], [[1, 2.5], [0.3333, 4]], y_label="v", y_range=(0, 5)
+        'say "hi"', grid, [[1, 2.5, 2], [0.3333, 4, 4]], y_label="v", y_range=(0, 5)
     )
     lines = text.splitlines()
-    assert lines[0] == "```mermaid" and lines[1] == "xychart-beta" and lines[-1] == "```"
+    assert lines[0] == "```mermaid" and lines[-1] == "```"
+    assert "xychart-beta" in lines
     assert "    title \"say 'hi'\"" in lines
-    assert '    x-axis ["0s", "1m"]' in lines
+    assert '    x-axis "minutes since the start" 0 --> 10' in lines  # numeric: round labels
     assert '    y-axis "v" 0 --> 5' in lines
-    assert "    line [1, 2.5]" in lines and "    line [0.333, 4]" in lines
+    assert "    line [1, 2.5, 2]" in lines and "    line [0.333, 4, 4]" in lines
+    assert "plotColorPalette" not in text
+    colored = charts.mermaid_xy("t", grid, [[1, 2, 3]], y_label="", y_range=(0, 1), colors=["#a"])
+    assert colored.splitlines()[1:7] == [
+        "---",
+        "config:",
+        "  themeVariables:",
+        "    xyChart:",
+        '      plotColorPalette: "#a"',
+        "---",
+    ]
+    one = charts.mermaid_xy("t", charts.time_grid(30, 30), [[1]], y_label="", y_range=(0, 1))
+    assert '    x-axis ["30s"]' in one  # a single moment: one category
 
 
 def test_wilson_interval_holds_the_rate_and_narrows_with_data() -> None:

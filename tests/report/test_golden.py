@@ -42,7 +42,7 @@ def test_step_summaries_of_the_ci_sequence(ws: Workspace, monkeypatch: pytest.Mo
     ci = ci_sequence(ws, monkeypatch)
     assert ci.apply_summary.startswith("### rollout `demo` — awaiting_approval")
     assert ci.last_summary.startswith("### rollout `demo` — completed")
-    assert "```mermaid\nxychart-beta" in ci.last_summary
+    assert "```mermaid\n---\nconfig:" in ci.last_summary and "\nxychart-beta\n" in ci.last_summary
     matches_golden("apply-awaiting-approval.summary.md", ci.apply_summary)
     matches_golden("reconcile-completed.summary.md", ci.last_summary)
 
