@@ -477,9 +477,115 @@ def heavy(runs: int, seed: int, rpm: float) -> None:
         print(f"| {sigma:g} | {ci(got[0], runs)} | {ci(got[1], runs)} |", flush=True)
 
 
+# --- the threshold comparison at equal false-rollback rates -------------------------------------
+
+
+def threshold_cmp(runs: int, seed: int) -> None:
+    """Sequential vs Argo/Flagger threshold rules on the same minutes (1,000 rpm, 1 % -> 2x).
+
+    Every rule `candidate error rate > x in a minute, roll back after k + 1 failed checks in a
+    stage` on a grid of x (0.5 % steps) and k is run on the same healthy and 2x runs as the
+    sequential gate; the rule whose false-rollback rate is closest to the sequential gate's
+    (without exceeding it, and the closest above it) is reported with medians beside medians.
+    """
+    g = Gate(name="errors", kind="proportion", events="e", total="t", max_ratio=1.0)
+    rng = np.random.default_rng([seed, 42])
+    healthy = [onset_ticks(rng, 0, 1.0, 1000.0) for _ in range(runs)]
+    bad = [onset_ticks(rng, 0, 2.0, 1000.0) for _ in range(runs)]
+
+    def rates(ticks: list[Tick]) -> np.ndarray:
+        out = []
+        for t in ticks:
+            c = (t.readings or {})["candidate"]
+            out.append(c["events"] / c["total"] if c["total"] else np.nan)
+        return np.array(out)
+
+    stage_of = np.array([s for s, (_, _, m) in enumerate(PLAN) for _ in range(m)])
+
+    def rule_fail(r: np.ndarray, x: float, k: int) -> int | None:
+        fails = np.zeros(len(PLAN), dtype=int)
+        for i, v in enumerate(r):
+            if v == v and v > x:
+                fails[stage_of[i]] += 1
+                if fails[stage_of[i]] > k:
+                    return i
+        return None
+
+    seq_h = sum(run(g, t)[0] is not None for t, _ in healthy) / runs
+    seq_b = [run(g, t)[0] for t, _ in bad]
+    hr = [rates(t) for t, _ in healthy]
+    br = [rates(t) for t, _ in bad]
+    rows = []
+    for x in np.arange(0.02, 0.0801, 0.005):
+        for k in range(0, 8):
+            frr = sum(rule_fail(r, x, k) is not None for r in hr) / runs
+            rows.append((x, k, frr))
+    below = max((r for r in rows if r[2] <= seq_h), key=lambda r: r[2])
+    above = min((r for r in rows if r[2] > seq_h), key=lambda r: r[2], default=None)
+
+    def scenario(kind: str) -> list[list[Tick]]:
+        out = []
+        for _ in range(runs):
+            ticks = []
+            for i, stage, w in steps():
+                nb, na = split(rng, 1000.0, w)
+                if kind == "drift":  # 0.5 % -> 2 % over the 90 minutes, both variants
+                    p = 0.005 + 0.015 * i / (TICKS - 1)
+                else:  # a provider incident: both variants x5 for 10 minutes from minute 20
+                    p = 0.05 if 20 <= i < 30 else 0.01
+                ticks.append(prop_tick(stage, w, rng.binomial(nb, p), nb, rng.binomial(na, p), na))
+            out.append(ticks)
+        return out
+
+    others = {k: scenario(k) for k in ("drift", "incident")}
+
+    def frr_in(kind: str, x: float | None, k: int = 0) -> str:
+        ts = others[kind]
+        if x is None:
+            n = sum(run(g, t)[0] is not None for t in ts)
+        else:
+            n = sum(rule_fail(rates(t), x, k) is not None for t in ts)
+        return f"{100 * n / runs:.1f} %"
+
+    def summary(name: str, fails: list[int | None]) -> str:
+        caught = [f for f in fails if f is not None]
+        exc = [
+            sum(e[: f + 1]) if f is not None else sum(e)
+            for f, (_, e) in zip(fails, bad, strict=True)
+        ]
+        m = np.array(caught, dtype=float) + 1 if caught else np.array([np.nan])
+        return (
+            f"| {name} | {ci(len(caught), runs)} | {np.median(m):.0f} | "
+            f"{np.median(exc):.1f} | {np.mean(exc):.1f} |"
+        )
+
+    print(
+        f"1,000 requests/min, 5/25/50 % for 30 min each, error rate 1 % -> 2 % from the start; "
+        f"{runs} healthy and {runs} bad runs, the same for every rule; grid: x from 2 % to 8 % "
+        f"by 0.5 %, k + 1 from 1 to 8 failed checks ({len(rows)} rules)\n"
+    )
+    print(
+        "| rule | FRR (healthy) | 2x caught | minutes to detect, median | excess failed requests, "
+        "median | excess, mean |"
+    )
+    print("|---|---|---|---|---|---|")
+    line = summary("sequential", seq_b).split("|", 2)[2]
+    print(f"| sequential (max_ratio 1) | {100 * seq_h:.1f} % |{line}")
+    for x, k, frr in [r for r in (below, above) if r is not None]:
+        fails = [rule_fail(r, x, k) for r in br]
+        line = summary("", fails).split("|", 2)[2]
+        print(
+            f"| > {100 * x:.1f} % in a minute, {k + 1} failed checks | {100 * frr:.1f} % |{line} "
+            f"{frr_in('drift', x, k)} | {frr_in('incident', x, k)} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("margins", "onset", "fractional", "clustered", "heavy"))
+    ap.add_argument(
+        "what",
+        choices=("margins", "onset", "fractional", "clustered", "heavy", "threshold"),
+    )
     ap.add_argument("--rpms", default="1000,10000", help="clustered: requests per minute")
     ap.add_argument("--settings", default="0,1,2,3,9", help="clustered: rows (9: detection)")
     ap.add_argument("--runs", type=int, default=1000)
@@ -496,6 +602,8 @@ def main() -> None:
     elif a.what == "clustered":
         rpms = tuple(float(x) for x in a.rpms.split(","))
         clustered(a.runs, a.seed, rpms, tuple(int(x) for x in a.settings.split(",")))
+    elif a.what == "threshold":
+        threshold_cmp(a.runs, a.seed)
     elif a.what == "heavy":
         heavy(a.runs, a.seed, a.rpm)
     elif a.what == "onset":

@@ -3,26 +3,35 @@
 Per gate, each bound is one sub-test with its own e-processes; the gate's alpha is split
 equally between its sub-tests (Bonferroni, valid uniformly over time):
 
-* proportion, relative bound (max_ratio, max_increase, min_ratio, max_decrease): the exact
-  conditional test per tick (stats.hyper_update). The bound is turned into a tolerated odds
-  ratio with the baseline rate seen *before* this tick (a predictable plug-in; for rare events
-  the odds ratio is the rate ratio). `fail`: evidence of harm beyond the bound >= 1/alpha_k.
-  `pass`: the mirror e-process (null: the candidate is at or beyond the bound) >= 1/alpha_k,
-  i.e. non-inferiority is certified.
+* proportion, relative bound (max_ratio, max_increase, min_ratio, max_decrease), requests as
+  the unit: the exact conditional test per tick (stats.hyper_update). The bound, on the scale
+  it was written (a risk ratio or a difference of rates), is turned into a tolerated odds ratio
+  at the tick's own base rate, from the tick's margins (_psi_tol), so it means the same at 1 %
+  and at 60 % and under drift. `fail`: evidence of harm beyond the bound >= 1/alpha_k. `pass`:
+  the mirror e-process (null: the candidate is at or beyond the bound) >= 1/alpha_k, i.e.
+  non-inferiority is certified. Counts are rounded to whole numbers (increase() is fractional).
+* the same with users as the unit, when the tick carries readings per hash bucket of the
+  sticky key (Tick.buckets): a cluster-robust normal-mixture e-process on per-bucket sums of
+  the tick-stratified contrast at the bound (_bucket_bound). Without buckets the verdict's
+  evidence says it assumed independent requests.
 * mean, relative bound: a normal-mixture confidence sequence on the contrast, stratified by
   tick (per-tick differences weighted by nA nB / (nA + nB)), after a burn-in of 100 samples per
   variant that also tunes the mixing precision. `pass` when the upper bound of the CS is below
-  the margin, `fail` when the lower bound is above it.
+  the margin, `fail` when the lower bound is above it; never `pass` when the ticks' variances
+  scatter like a heavy tail (a raw latency or cost: gate the log or an exceedance).
 * absolute bounds (max, min): one-sample e-processes per variant. The candidate breaching
-  alone fails; both variants breaching (a provider incident) halts for a person instead, and
-  those ceiling tests start over after the halt (each halt spends its alpha again).
-* every gate with request totals also runs a sample-ratio-mismatch test (alpha 0.001) on the
-  split against the tick's weight; a mismatch halts: the router is broken, gates can't be trusted.
+  alone fails; both variants breaching (a provider incident) halts for a person instead.
+* every gate with request totals also runs a sample-ratio-mismatch test (alpha 0.001): a
+  candidate share beyond 20 % (relative) of the weight, counts deflated by their dispersion;
+  a mismatch halts: the router is broken, gates can't be trusted.
 * latency tails: a proportion gate whose `events` counts requests slower than a baseline
   quantile, e.g. `events: latency_over{variant="{{ variant }}",le="2.1"}` with max_ratio 1.2.
 * `value` gates have no samples to test: they keep threshold semantics under this method.
 
-State is JSON (lists of floats) and is never reset between stages.
+Harm evidence is an e-detector (log_share): a mixture of e-processes, one started with the
+rollout and one at each later step (and after a halt, or a `rollout retry`), on shares of the
+bound's alpha that sum to 1; a regression that begins after a healthy pilot is judged by
+evidence from its own step, and no restart spends alpha again. State is JSON (lists of floats).
 """
 
 from __future__ import annotations
@@ -135,11 +144,18 @@ def evaluate(
     # counts are numbers (increase() is fractional): the nearest integer, never truncated
     nB, nA = stats.whole(cand.get(role, 0.0)), stats.whole(base.get(role, 0.0))
     srm = _srm(st, nA, nB, tick.weight / 100.0)
+    # Counts that are not independent draws (extrapolated increase() readings, x 4/3 with
+    # 15 s scrapes of a 1 min window; bursts of one user) scatter more than binomially; the
+    # split check measures by how much, and the request-level tests count each request as
+    # 1/phi of one (a predictable plug-in: from the ticks before this one).
+    phi = srm["dispersion"] if srm["dispersion"] is not None else st.get("phi", 1.0)
+    st["phi"] = phi
     if gate.kind == "proportion":
         rows = _bucket_rows(tick)
-        results, words, ev = _proportion(gate, st, cand, base, alpha_k, fresh, rows)
+        results, words, ev = _proportion(gate, st, cand, base, alpha_k, fresh, rows, phi)
     else:
-        results, words, ev = _mean(gate, st, cand, base, alpha_k, fresh)
+        results, words, ev = _mean(gate, st, cand, base, alpha_k, fresh, phi)
+    ev["dispersion"] = phi
     return st, _verdict(
         gate,
         st,
@@ -212,8 +228,8 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
     # caught up, so it is left out (a predictable rule: the e-process stays valid).
     if st.get("srm_weight") == w and 0.0 < w < 1.0:
         n = nA + nB
+        phi = _dispersion(st.get("srm_done", [0.0, 0.0]), d)
         if d[3] >= SRM_WARMUP and d[0] > 0:
-            phi = _dispersion(d)
             half = len(st["srm"]) // 2
             up, down = st["srm"][:half], st["srm"][half:]
             stats.binom_update(up, [0.0] * half, n / phi, nB / phi, hi, SRM_SIGMA, n_grid=half)
@@ -226,7 +242,11 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
         cum["srm_b"] = cum.get("srm_b", 0) + nB
     else:
         cum["srm_a"] = cum["srm_b"] = 0
+        done = st.setdefault("srm_done", [0.0, 0.0])  # (chi^2, df) of the weights before
+        c2, df = _pearson(d)
+        done[0], done[1] = done[0] + c2, done[1] + df
         st["srm_disp"] = [0.0, 0.0, 0.0, 0]
+        phi = _dispersion(done, st["srm_disp"])
     st["srm_weight"] = w
     half = len(st["srm"]) // 2
     _, logw = stats.half_grid(SRM_SIGMA, half, 2.0)
@@ -252,17 +272,26 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
     return out
 
 
-def _dispersion(d: list[float]) -> float:
-    """Pearson dispersion of per-tick shares (weights n): 1 for binomial splits, more when
-    requests come in bursts of one user; floored at 1."""
+DISPERSION_PRIOR = 10.0  # pseudo degrees of freedom at dispersion 1 (shrinks a noisy estimate)
+
+
+def _pearson(d: list[float]) -> tuple[float, float]:
+    """(chi^2, degrees of freedom) of one weight's per-tick shares about their mean."""
     n, ns, nss, k = d
     if k < 2 or n <= 0:
-        return 1.0
+        return 0.0, 0.0
     m = ns / n
     if not 0.0 < m < 1.0:
-        return 1.0
-    chi2 = max(0.0, nss - ns * ns / n) / (m * (1 - m))
-    return max(1.0, chi2 / (k - 1))
+        return 0.0, 0.0
+    return max(0.0, nss - ns * ns / n) / (m * (1 - m)), k - 1
+
+
+def _dispersion(done: list[float], d: list[float]) -> float:
+    """Pearson dispersion of per-tick shares (weights n), pooled over the weights so far and
+    shrunk toward 1 by DISPERSION_PRIOR: 1 for binomial splits, more when counts are
+    extrapolated (increase()) or come in bursts of one user; floored at 1."""
+    c2, df = _pearson(d)
+    return max(1.0, (done[0] + c2 + DISPERSION_PRIOR) / (done[1] + df + DISPERSION_PRIOR))
 
 
 # A sub-test result: (bound, harm log-e, safety log-e, log threshold, absolute-breach state)
@@ -304,6 +333,7 @@ def _proportion(
     alpha_k: float,
     fresh: bool = False,
     rows: Rows | None = None,
+    phi: float = 1.0,
 ) -> tuple[list[Result], str, dict[str, Any]]:
     cum = st["cum"]
     unit = st.setdefault("unit", "bucket" if rows is not None else "request")
@@ -332,7 +362,15 @@ def _proportion(
                 late: list[list[float]] = t["late"]
                 ups, downs = (late, []) if harm_up else ([], late)
                 stats.hyper_update(
-                    t["up"], t["down"], nA, nB, eA, eB, tol, more_up=ups, more_down=downs
+                    t["up"],
+                    t["down"],
+                    nA / phi,
+                    nB / phi,
+                    eA / phi,
+                    eB / phi,
+                    tol,
+                    more_up=ups,
+                    more_down=downs,
                 )
                 t["log_psi_tol"] = tol
                 tols[b] = tol
@@ -525,15 +563,19 @@ def _mean(
     base: dict[str, float],
     alpha_k: float,
     fresh: bool = False,
+    phi: float = 1.0,
 ) -> tuple[list[Result], str, dict[str, Any]]:
     cum = st["cum"]
     mB = stats.moments(cand.get("count", 0.0), cand.get("sum", 0.0), cand.get("sum_squares", 0.0))
     mA = stats.moments(base.get("count", 0.0), base.get("sum", 0.0), base.get("sum_squares", 0.0))
+    kurt = _kurtosis(st, mB, mA)
+    if phi > 1.0:  # each sample counts as 1/phi of one (see evaluate)
+        mB = (mB[0] / phi, mB[1], mB[2]) if mB is not None else None
+        mA = (mA[0] / phi, mA[1], mA[2]) if mA is not None else None
     for key, r in (("B", cand), ("A", base)):
         cum["n" + key] = cum.get("n" + key, 0.0) + r.get("count", 0.0)
         cum["s" + key] = cum.get("s" + key, 0.0) + r.get("sum", 0.0)
     burning = cum["nA"] < BURN_IN or cum["nB"] < BURN_IN
-    kurt = _kurtosis(st, mB, mA)
     lt = math.log(1 / alpha_k)
     out: list[Result] = []
     ev_tests: dict[str, Any] = {}
