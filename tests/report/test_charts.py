@@ -307,3 +307,21 @@ def test_a_mean_gate_and_a_threshold_value_gate_get_their_charts() -> None:
     }
     assert set(got["values-1"]) == {"baseline", "candidate", "bound (max 20)"}
     assert set(got["evidence-1"]) == {"failed checks", "failure_limit 2"}
+
+
+def test_a_pipe_in_a_summary_or_message_does_not_break_the_markdown_tables() -> None:
+    from rollout import report
+
+    plan = make_plan()
+    run = Run(
+        name="demo",
+        plan_hash=plan.plan_hash,
+        plan=plan,
+        created_at=T0,
+        updated_at=T0,
+        verdicts={"error-rate": {"status": "fail", "summary": "a | b"}},
+    )
+    events = [_ev(0, "intent", "paused | why", reason="x")]
+    for text in (report.render(run, events, "markdown"), report.step_summary(run, events)):
+        assert "| error-rate | fail | a \\| b |" in text
+    assert "| paused \\| why |" in report.render(run, events, "markdown")
