@@ -209,12 +209,24 @@ def mermaid_js() -> Path:
             pytest.fail("ROLLOUT_REQUIRE_CHROMIUM=1 but npm is not installed (see .ci/run)")
         pytest.skip("npm is not installed: mermaid (npm package) not fetched")
     where.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["npm", "pack", "--silent", "--pack-destination", str(where), f"mermaid@{MERMAID_VERSION}"],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
+    try:
+        subprocess.run(
+            [
+                "npm",
+                "pack",
+                "--silent",
+                "--pack-destination",
+                str(where),
+                f"mermaid@{MERMAID_VERSION}",
+            ],
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        if os.environ.get("ROLLOUT_REQUIRE_CHROMIUM") == "1":
+            raise
+        pytest.skip(f"could not fetch mermaid from npm: {exc}")
     tgz = where / f"mermaid-{MERMAID_VERSION}.tgz"
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tgz.read_bytes()).digest()).decode()
     assert digest == MERMAID_INTEGRITY, f"{tgz}: integrity {digest}, expected {MERMAID_INTEGRITY}"
