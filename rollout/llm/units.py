@@ -1,0 +1,147 @@
+"""Numbers of signal gates in their units: times in ms, tokens, dollars, scores.
+
+A signal gate's statistics run on what the catalog queries (the mean of log-seconds for times,
+of log-tokens for tokens); its verdict summary is written by rollout.gates in those terms
+("mean -1.048 vs -1.051"). `readable` rewrites the measurement part of the line from the
+verdict's own evidence for people ("ttft: 351 ms vs 350 ms baseline (geometric mean, +0.3 %)
+after 23,761 candidate calls"), and keeps the decision clause as the gate wrote it, with a log
+bound given back as the ratio the plan said (max_increase 0.182322 -> x1.2).
+
+`cost_projection` is what moving all traffic to the candidate would cost: the per-request
+difference of the cost gate, at the request rate of the last analysis interval.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from rollout.llm.catalog import LOG_UNITS, SCORE, SIGNALS, TIME, TOKENS, USD
+from rollout.llm.pricing import HOURS_PER_MONTH
+
+
+def ms(seconds: float) -> str:
+    v = seconds * 1000.0
+    return f"{v:,.0f} ms" if v >= 10 else f"{v:.2g} ms"
+
+
+def usd(x: float) -> str:
+    if abs(x) >= 100:
+        return f"${x:,.0f}"
+    if abs(x) >= 1:
+        return f"${x:,.2f}"
+    if abs(x) >= 0.001:
+        return f"${x:.4f}"
+    return f"${x:.2g}" if x else "$0"
+
+
+def value(unit: str, x: float) -> str:
+    """One number of a mean gate in its unit (x is on the scale the gate measured)."""
+    if unit == TIME:
+        return ms(math.exp(x))
+    if unit == TOKENS:
+        return f"{math.exp(x):,.0f} tokens"
+    if unit == USD:
+        return usd(x)
+    if unit == SCORE:
+        return f"{x:.3f}"
+    return f"{x:.4g}"
+
+
+def _change(unit: str, c: float, b: float) -> str:
+    if unit in LOG_UNITS:
+        return f"{(math.exp(c - b) - 1) * 100:+.1f} %"
+    if unit == SCORE:
+        return f"{c - b:+.3f}"
+    return f"{(c / b - 1) * 100:+.1f} %" if b else ""
+
+
+_LOG_BOUND = re.compile(r"\b(max_increase|max_decrease|max|min) (-?[0-9.e+-]+)")
+
+
+def readable(signal: str | None, verdict: dict[str, Any]) -> str | None:
+    """The verdict's summary with its numbers in the signal's unit; None: keep it as it is."""
+    sig = SIGNALS.get(signal or "")
+    ev = verdict.get("evidence") or {}
+    text = verdict.get("summary")
+    if sig is None or not isinstance(text, str) or ev.get("kind") != "mean":
+        return None
+    c, b = ev.get("candidate_mean"), ev.get("baseline_mean")
+    if not isinstance(c, int | float) or not isinstance(b, int | float):
+        return None
+    name = text.split(":", 1)[0]
+    what = " (geometric mean" if sig.unit in LOG_UNITS else " ("
+    change = _change(sig.unit, c, b)
+    line = (
+        f"{name}: {value(sig.unit, c)} vs {value(sig.unit, b)} baseline"
+        f"{what}{', ' if what != ' (' and change else ''}{change})"
+        f" after {ev.get('candidate_count', 0):,.0f} candidate calls"
+    )
+    rest = text.split(";", 1)[1] if ";" in text else ""
+    if rest and sig.unit in LOG_UNITS:
+        scale = LOG_UNITS[sig.unit]
+
+        def back(m: re.Match[str]) -> str:
+            bound, v = m.group(1), float(m.group(2))
+            if bound == "max_increase":
+                return f"x{math.exp(v):.3g} (max_ratio)"
+            if bound == "max_decrease":
+                return f"x{math.exp(-v):.3g} (min_ratio)"
+            shown = ms(math.exp(v)) if sig.unit == TIME else f"{math.exp(v) * scale:,.0f} tokens"
+            return f"{bound} {shown}"
+
+        rest = _LOG_BOUND.sub(back, rest)
+    return line + (";" + rest if rest else "")
+
+
+def summary_of(spec: Any, gate: str, verdict: dict[str, Any]) -> str | None:
+    """`readable` for a gate of a PlanSpec, by name; else the verdict's own summary."""
+    signal = next((g.signal for g in getattr(spec, "gates", []) if g.name == gate), None)
+    got = readable(signal, verdict)
+    return got if got is not None else verdict.get("summary")
+
+
+def cost_projection(spec: Any, verdicts: dict[str, Any]) -> dict[str, Any] | None:
+    """The candidate at 100 %: per-request change of the cost gate and dollars a month, at the
+    request rate of the last analysis interval (from a proportion gate's last tick)."""
+    cost = next((g for g in getattr(spec, "gates", []) if g.signal == "cost-per-request"), None)
+    if cost is None:
+        return None
+    ev = (verdicts.get(cost.name) or {}).get("evidence") or {}
+    c, b = ev.get("candidate_mean"), ev.get("baseline_mean")
+    if not isinstance(c, int | float) or not isinstance(b, int | float) or b <= 0:
+        return None
+    per_interval = None
+    for v in verdicts.values():
+        tick = ((v or {}).get("evidence") or {}).get("tick")
+        if isinstance(tick, dict) and "candidate" in tick and "baseline" in tick:
+            per_interval = float(tick["candidate"][1]) + float(tick["baseline"][1])
+            break
+    interval = float(getattr(getattr(spec, "analysis", None), "interval", 60) or 60)
+    rph = per_interval * 3600.0 / interval if per_interval is not None else None
+    out: dict[str, Any] = {
+        "gate": cost.name,
+        "baseline_per_request": b,
+        "candidate_per_request": c,
+        "relative": c / b - 1.0,
+        "requests_per_hour": rph,
+        "monthly_delta": (c - b) * rph * HOURS_PER_MONTH if rph is not None else None,
+    }
+    return out
+
+
+def projection_line(p: dict[str, Any]) -> str:
+    """ "candidate: +18 % per request (0.0059 vs 0.0050), +$4,120 a month at the last
+    interval's traffic"."""
+    text = (
+        f"cost at 100 %: candidate {p['relative'] * 100:+.0f} % per request "
+        f"({usd(p['candidate_per_request'])} vs {usd(p['baseline_per_request'])})"
+    )
+    if p.get("monthly_delta") is not None:
+        d = p["monthly_delta"]
+        text += (
+            f", {'+' if d >= 0 else '-'}{usd(abs(d))} a month at the last interval's traffic "
+            f"({p['requests_per_hour']:,.0f} requests/h)"
+        )
+    return text
