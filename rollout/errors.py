@@ -87,3 +87,12 @@ class LeaseHeld(RolloutError):
     """Another live process holds this rollout's lease (exit 6)."""
 
     exit_code = EXIT_LOCKED
+
+
+class PlanRuleErrors(ValueError):
+    """Several cross-field problems at once, each with its own field path (spec and the signal
+    catalog raise it; loading turns it into located diagnostics)."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(m for _, m in problems))

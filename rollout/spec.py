@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from rollout.durations import parse_duration
+from rollout.errors import PlanRuleErrors
 from rollout.evaluation.spec import EvaluateSpec, JudgeNoiseSpec
 from rollout.llm.pricing import Price
 from rollout.notify.config import NotifyTarget
@@ -311,14 +312,6 @@ class PlanSpec(_Strict):
         if problems:
             raise PlanRuleErrors(problems)
         return self
-
-
-class PlanRuleErrors(ValueError):
-    """Several cross-field problems at once, each with its own field path."""
-
-    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(m for _, m in problems))
 
 
 def _known(names: Any) -> str:

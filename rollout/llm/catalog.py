@@ -474,7 +474,7 @@ def expand_signals(data: Any) -> Any:
                 problems.append((("gates", i, exc.field), str(exc)))
         gates.append(g)
     if problems:
-        from rollout.spec import PlanRuleErrors
+        from rollout.errors import PlanRuleErrors
 
         raise PlanRuleErrors(problems)
     return {**data, "gates": gates}
