@@ -87,10 +87,14 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--print", action="store_true", help="print only; do not write the JSON")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "llm_scenarios.json"))
+    ap.add_argument("--only", default="", help="comma-separated scenarios (merged into --out)")
     args = ap.parse_args()
     plan = compile_plan(PlanSpec.model_validate(PLAN))
-    rows = []
-    for name in (*REGRESSIONS, *HEALTHY):
+    out = Path(args.out)
+    old = json.loads(out.read_text()) if out.exists() and args.only else {"rows": []}
+    rows = list(old["rows"])
+    names = args.only.split(",") if args.only else [*REGRESSIONS, *HEALTHY]
+    for name in names:
         scn = builtin(name)
         t0 = time.perf_counter()
         outs = run_many(plan, scn, args.runs, args.seed, args.workers)
@@ -112,12 +116,13 @@ def main() -> int:
             "gates": s["failed_gates"],
             "seconds": round(time.perf_counter() - t0, 1),
         }
-        rows.append(row)
+        rows = [r for r in rows if r["scenario"] != name] + [row]
         print(line(row), flush=True)
-    doc = {"alpha": ALPHA, "seed": args.seed, "plan": PLAN, "rows": rows}
-    if not args.print:
-        Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
-        print(f"wrote {args.out}")
+        order = [*REGRESSIONS, *HEALTHY]
+        rows.sort(key=lambda r: order.index(r["scenario"]) if r["scenario"] in order else 99)
+        doc = {"alpha": ALPHA, "seed": args.seed, "plan": PLAN, "rows": rows}
+        if not args.print:  # after each scenario: a long run can be stopped and resumed
+            out.write_text(json.dumps(doc, indent=1) + "\n")
     return 0
 
 

@@ -208,3 +208,42 @@ def test_bad_candidate_is_rolled_back_by_its_signal(setup: Any, gate: str) -> No
     assert any(f" {gate}: " in ln for ln in failed), explain(r)
     other = "throttled" if gate == "errors" else "errors"
     assert not any(f" {other}: " in ln for ln in failed), explain(r)
+
+
+LITELLM_PLAN = """\
+apiVersion: rollout/v1
+kind: Plan
+name: litellm-signals
+variants:
+  baseline:  {model: gpt-4o, model_version: "2024-08-06", target: gpt4o-id}
+  candidate: {model: gpt-4o, model_version: "2024-11-20", target: gpt4o-new-id}
+router: {type: file, path: .rollout/routes/litellm-signals.json}
+metrics: {type: prometheus, url: "{{ prometheus_url }}", timeout: 5, signals: litellm}
+gates:
+  - {name: errors,    signal: error-rate,     max_ratio: 2.0}
+  - {name: throttled, signal: throttled-rate, max: 0.05}
+  - {name: filtered,  signal: content-filtered-rate, max_increase: 0.01}
+  - {name: latency,   signal: latency,        max_ratio: 1.5}
+  - {name: ttft,      signal: ttft,           max_ratio: 1.5}
+  - {name: slow,      signal: latency-p95-exceedance, threshold: 5000, max_increase: 0.05}
+stages:
+  - {name: pilot, weight: 20, bake: 15s}
+  - {name: full,  weight: 100}
+analysis: {interval: 5s}
+"""
+
+
+def test_litellm_signal_queries_parse_on_the_real_server(setup: Any) -> None:
+    """No LiteLLM proxy here: its metric names match nothing, but every generated query must be
+    valid PromQL that the real server answers with no data (a gap), never with an error."""
+    s = setup("healthy")
+    (s.workdir / "litellm.yaml").write_text(LITELLM_PLAN)
+    r = s.rollout("check", "litellm.yaml", "--output", "json")
+    doc = json.loads(r.stdout)
+    statuses = {(x["gate"], x["role"], x["variant"]): x["status"] for x in doc["results"]}
+    assert len(statuses) == 2 * (4 * 2 + 2 * 3), sorted(statuses)
+    errors = {k: v for k, v in statuses.items() if v not in ("no_data", "ok")}
+    assert not errors, (errors, r.stdout)
+    # `or vector(0)` makes a missing failure counter 0 events; the totals stay no data.
+    assert statuses[("errors", "events", "baseline")] == "ok"
+    assert statuses[("errors", "total", "baseline")] == "no_data"
