@@ -534,6 +534,9 @@ def controller(
     exit_when_done: Annotated[
         bool, typer.Option("--exit-when-done", help="Exit once no rollout is active.")
     ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", metavar="N", help="Rollouts looked at at once.")
+    ] = 1,
 ) -> None:
     _call(
         "controller",
@@ -541,6 +544,7 @@ def controller(
         output=output.value,
         batch=batch,
         exit_when_done=exit_when_done,
+        workers=workers,
     )
 
 

@@ -22,6 +22,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -125,7 +126,10 @@ class Controller:
     stop: threading.Event = field(default_factory=threading.Event)
     max_rounds: int | None = None  # a safety net for tests
     claims: Claims | None = None
+    workers: int = 1  # rollouts looked at at once: a look mostly waits on the store and router
     looks: int = field(default=0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _executor: ThreadPoolExecutor | None = field(default=None, init=False)
     _synced: datetime | None = field(default=None, init=False)
 
     def run(self) -> int:
@@ -151,13 +155,29 @@ class Controller:
                 self._synced = None if self.exit_when_done else self._synced
                 self.clock.sleep(self.idle)
                 continue
-            for i, claim in enumerate(batch):
-                if self.stop.is_set():
-                    for rest in batch[i:]:  # give back what was not looked at: due as it was
-                        self._quietly(claims.reschedule, rest.name, self.owner, rest.due, (0, 0))
-                    break
-                self.on_look(self.look(claim))
+            if self.workers == 1:
+                for claim in batch:
+                    self._one(claim)
+            else:
+                list(self._pool().map(self._one, batch))
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         return 0
+
+    def _one(self, claim: Claim) -> None:
+        assert self.claims is not None
+        if self.stop.is_set():  # give back what was not looked at: due as it was
+            self._quietly(self.claims.reschedule, claim.name, self.owner, claim.due, (0, 0))
+            return
+        look = self.look(claim)
+        with self._lock:
+            self.looks += 1
+            self.on_look(look)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="rollout-look")
+        return self._executor
 
     def _quietly(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         """A store blip costs this round, not the replica: it sleeps and tries again."""
@@ -179,7 +199,6 @@ class Controller:
         from rollout.runner import Runner, holder
 
         assert self.claims is not None
-        self.looks += 1
         run = self.store.load(claim.name)
         if run is None:
             self.claims.reschedule(claim.name, self.owner, None, (0, 0))
@@ -194,6 +213,7 @@ class Controller:
                 previous=claim.previous,
             )
         result, message = "", ""
+        last: Run | None = None
         notifier = notify.start(run.plan, run.attempt)
         try:
             providers = build_all(run.plan, self.extra)
@@ -209,7 +229,7 @@ class Controller:
                         previous=lease.previous.model_dump(mode="json"),
                     )
                 keeper = LeaseKeeper(lease, ttl, start=False)
-                Runner(
+                runner = Runner(
                     plan=run.plan,
                     store=self.store,
                     providers=providers,
@@ -218,14 +238,16 @@ class Controller:
                     wait=True,
                     once=True,
                     on_event=notifier,
-                ).run()
+                )
+                runner.run()
+                last = runner._last  # what the runner last read or wrote: no reload needed
         except LeaseHeld as exc:
             result, message = "skipped", str(exc)  # an `apply` (or another replica) drives it
         except RolloutError as exc:
             result, message = "error", str(exc)
         finally:
             notifier.close(self.store, self.clock)
-        latest = self.store.load(run.name) or run
+        latest = last if last is not None else (self.store.load(run.name) or run)
         now = self.clock.now()
         due = next_due(latest, now)
         if due is None and result in ("skipped", "error"):

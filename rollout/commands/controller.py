@@ -27,11 +27,14 @@ def run(
     output: str = "text",
     batch: int = BATCH,
     exit_when_done: bool = False,
+    workers: int = 1,
     clock: Clock | None = None,
     extra: dict[str, Any] | None = None,
 ) -> int:
     if batch < 1 or batch > 1000:
         raise InvalidInput(f"--batch {batch}: must be between 1 and 1000")
+    if workers < 1 or workers > 64:
+        raise InvalidInput(f"--workers {workers}: must be between 1 and 64")
     clock = clock_or_system(clock)
     st = store(state)
     stop = threading.Event()
@@ -48,6 +51,7 @@ def run(
         extra=extra,
         batch=batch,
         exit_when_done=exit_when_done,
+        workers=workers,
         on_look=shown,
         stop=stop,
     )
