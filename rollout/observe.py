@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from rollout.providers import Providers
 
 Fetch = Callable[[str, str], float]  # (variant, role) -> value; raises NoData / ProviderError
+# (variant, role) -> {bucket label value: value}, for `bucket_by` gates on sources that can split
+FetchBy = Callable[[str, str], dict[str, float]]
 
 
 def read_tick(
@@ -39,12 +41,21 @@ def read_tick(
     at: datetime,
     stage: str,
     weight: int,
+    fetch_by: FetchBy | None = None,
 ) -> Tick:
     roles = tuple(gate.queries())
     readings: dict[str, dict[str, float]] = {}
+    split: dict[str, dict[str, dict[str, float]]] = {}  # variant -> role -> bucket -> value
     for variant in variants:
         try:
-            values = {role: float(fetch(variant, role)) for role in roles}
+            if fetch_by is not None:  # the totals are the buckets' sums
+                split[variant] = {
+                    role: {k: float(v) for k, v in fetch_by(variant, role).items()}
+                    for role in roles
+                }
+                values = {role: sum(split[variant][role].values()) for role in roles}
+            else:
+                values = {role: float(fetch(variant, role)) for role in roles}
         except NoData:
             if variant == "candidate":
                 return Tick(at=at, stage=stage, weight=weight, readings=None)
@@ -63,7 +74,24 @@ def read_tick(
 
         noise = JudgeNoise(sd=gate.judge_noise.sd, shared=gate.judge_noise.shared)
         readings = inflate(readings, noise)
-    return Tick(at=at, stage=stage, weight=weight, readings=readings)
+    buckets = _buckets(gate, split, roles) if split else None
+    return Tick(at=at, stage=stage, weight=weight, readings=readings, buckets=buckets)
+
+
+def _buckets(
+    gate: Gate, split: dict[str, dict[str, dict[str, float]]], roles: tuple[str, ...]
+) -> dict[str, list[dict[str, float]]] | None:
+    """Per variant, one reading per bucket (the union of the labels seen, in label order; a
+    bucket a variant has no series for reads 0). An impossible bucket: no bucket data at all,
+    the tick is judged on its totals (and its verdict says so)."""
+    keys = sorted({k for by_role in split.values() for vals in by_role.values() for k in vals})
+    out: dict[str, list[dict[str, float]]] = {}
+    for variant, by_role in split.items():
+        rows = [{role: by_role[role].get(k, 0.0) for role in roles} for k in keys]
+        if any(impossible(gate, variant, r) is not None for r in rows):
+            return None
+        out[variant] = rows
+    return out
 
 
 class Observer:
@@ -136,7 +164,37 @@ class Observer:
                 )
                 return float(src.query(q, window))
 
+            fetch_by: FetchBy | None = None
+            if gate.bucket_by and hasattr(source, "query_by"):
+
+                def fetch_by(
+                    variant: str,
+                    role: str,
+                    roles: dict[str, str] = roles,
+                    src: Any = source,
+                    label: str = gate.bucket_by,
+                ) -> dict[str, float]:
+                    info = variants[variant]
+                    q = render_query(
+                        roles[role],
+                        variant=variant,
+                        target=info["target"],
+                        window=window,
+                        model=info.get("model") or "",
+                        model_version=info.get("model_version"),
+                        stage=req.stage,
+                        interval=interval,
+                    )
+                    got: dict[str, float] = src.query_by(q, window, label)
+                    return got
+
             out[name] = read_tick(
-                gate, variants, fetch, at=req.end, stage=req.stage, weight=req.weight
+                gate,
+                variants,
+                fetch,
+                at=req.end,
+                stage=req.stage,
+                weight=req.weight,
+                fetch_by=fetch_by,
             )
         return out

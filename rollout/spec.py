@@ -109,13 +109,16 @@ class Gate(_Strict):
     threshold: Bound | None = Field(default=None, gt=0)  # ms, for the *-exceedance signals
     # a mean gate on judge scores: the judge's own noise widens each tick (evaluation.online)
     judge_noise: JudgeNoiseSpec | None = None
+    # a proportion gate whose queries return one series per value of this label (a hash bucket
+    # of the sticky key): the gate judges users, the unit the router assigns (issue #16)
+    bucket_by: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
     @model_serializer(mode="wrap")
     def _without_signal(self, handler: Any) -> Any:
         """A gate without `signal:` dumps (and hashes) as it did before signals existed."""
         data = handler(self)
         if isinstance(data, dict):
-            for k in ("signal", "threshold", "judge_noise"):
+            for k in ("signal", "threshold", "judge_noise", "bucket_by"):
                 if data.get(k, 0) is None:
                     data.pop(k)
         return data
@@ -130,6 +133,8 @@ class Gate(_Strict):
             raise ValueError("threshold applies to the *-exceedance signals only")
         if self.judge_noise is not None and self.kind != "mean":
             raise ValueError("judge_noise applies to mean gates (of judge scores) only")
+        if self.bucket_by is not None and self.kind != "proportion":
+            raise ValueError("bucket_by applies to proportion gates only")
         need = _QUERIES[self.kind]
         missing = [r for r in need if getattr(self, r) is None]
         if missing:

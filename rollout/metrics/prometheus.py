@@ -129,6 +129,13 @@ class PrometheusSource:
         data = self._api({"query": query, "time": f"{window.end.timestamp():.3f}"}, query)
         return _one_number(data, query)
 
+    def query_by(self, query: str, window: Window, label: str) -> dict[str, float]:
+        """One number per value of `label` (e.g. a hash bucket of the sticky key): the query
+        must keep that label, e.g. `sum by (bucket) (increase(errors_total{...}[1m]))`.
+        Values are used as they are (increase() is fractional); NaN series are left out."""
+        data = self._api({"query": query, "time": f"{window.end.timestamp():.3f}"}, query)
+        return _by_label(data, query, label)
+
     def check(self) -> None:
         """The server answers the query API with these credentials (`vector(1)` is 1)."""
         data = self._api({"query": "vector(1)"}, "vector(1)")
@@ -227,6 +234,36 @@ def _one_number(data: dict[str, Any], query: str) -> float:
             f"sum(increase(x[{{{{ window }}}}])) (query: {_short(query)})"
         )
     raise ProviderError(f"unexpected Prometheus result type {kind!r} (query: {_short(query)})")
+
+
+def _by_label(data: dict[str, Any], query: str, label: str) -> dict[str, float]:
+    result = data.get("result")
+    if data.get("resultType") != "vector" or not isinstance(result, list):
+        raise ProviderError(
+            f"a bucket_by gate needs an instant vector with one series per {label!r} "
+            f"(query: {_short(query)})"
+        )
+    out: dict[str, float] = {}
+    for series in result:
+        metric = series.get("metric", {}) if isinstance(series, dict) else {}
+        key = metric.get(label) if isinstance(metric, dict) else None
+        if not isinstance(key, str):
+            raise ProviderError(
+                f"a series without the label {label!r} ({_labels(series)}): keep it, e.g. "
+                f"sum by ({label}) (...) (query: {_short(query)})"
+            )
+        if key in out:
+            raise ProviderError(
+                f"two series for {label}={key!r}: sum by ({label}) (...) (query: {_short(query)})"
+            )
+        try:
+            value = _sample(series.get("value"), query)
+        except NoData:
+            continue
+        out[key] = value
+    if not out:
+        raise NoData(f"no series for {_short(query)}")
+    return out
 
 
 def _sample(pair: Any, query: str) -> float:
