@@ -216,6 +216,17 @@ class Analysis(_Strict):
         return v
 
 
+class Wave(_Strict):
+    """One target of a wave plan (rollout.waves): its own router and metrics scope, if given."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,30}$")
+    router: ProviderSpec | None = None
+    metrics: ProviderSpec | None = None
+    approval: bool = False  # a person approves (`rollout promote`, --approve) before it starts
+    # what this wave does when a later wave fails: keep the candidate, or restore its baseline
+    on_failure: Literal["hold", "rollback"] = "hold"
+
+
 class PlanSpec(_Strict):
     api_version: Literal["rollout/v1"] = Field(alias="apiVersion")
     kind: Literal["Plan"]
@@ -238,6 +249,8 @@ class PlanSpec(_Strict):
     evaluate: EvaluateSpec | None = None
     # price overrides for cost signals: `model` or `model@version` -> prices (rollout.llm.pricing)
     pricing: dict[str, Price] | None = Field(default=None, max_length=100)
+    # the same change across ordered targets, one child rollout each (rollout.waves)
+    waves: list[Wave] | None = Field(default=None, min_length=1, max_length=50)
 
     @model_serializer(mode="wrap")
     def _without_empty_notify(self, handler: Any) -> Any:
@@ -249,6 +262,8 @@ class PlanSpec(_Strict):
             data.pop("evaluate", None)
         if self.pricing is None and isinstance(data, dict):
             data.pop("pricing", None)
+        if self.waves is None and isinstance(data, dict):
+            data.pop("waves", None)
         return data
 
     @model_validator(mode="before")
@@ -267,6 +282,11 @@ class PlanSpec(_Strict):
             if st.name in seen_stage:
                 problems.append((("stages", i, "name"), f"duplicate stage name {st.name!r}"))
             seen_stage.add(st.name)
+        seen_wave: set[str] = set()
+        for i, wv in enumerate(self.waves or []):
+            if wv.name in seen_wave:
+                problems.append((("waves", i, "name"), f"duplicate wave name {wv.name!r}"))
+            seen_wave.add(wv.name)
         seen_gate: set[str] = set()
         for i, g in enumerate(self.gates):
             if g.name in seen_gate:

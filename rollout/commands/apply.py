@@ -41,6 +41,19 @@ def run(
     keeper: bool = True,
 ) -> int:
     _, plan = load_plan(plan_file, var, var_file)
+    if plan.spec.waves:  # one child rollout per wave, in order (rollout.waves)
+        from rollout.commands import _waves
+
+        return _waves.apply(
+            plan,
+            until=until,
+            approve=approve,
+            state=state,
+            output=output,
+            wait=wait,
+            clock=clock_or_system(clock),
+            extra=extra,
+        )
     until_index = None
     if until is not None:
         try:
