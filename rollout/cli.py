@@ -166,6 +166,7 @@ def plan(
     var_file: VarFiles = None,
     output: OutputOpt = Output.text,
     state: State = None,
+    traffic: TrafficOpt = None,
 ) -> None:
     _call(
         "plan",
@@ -174,6 +175,7 @@ def plan(
         var_file=var_file or [],
         output=output.value,
         state=state,
+        traffic=traffic,
     )
 
 
@@ -581,9 +583,20 @@ def report(
     )
 )
 def check(
-    plan_file: PlanArg, var: Vars = None, var_file: VarFiles = None, output: OutputOpt = Output.text
+    plan_file: PlanArg,
+    var: Vars = None,
+    var_file: VarFiles = None,
+    output: OutputOpt = Output.text,
+    traffic: TrafficOpt = None,
 ) -> None:
-    _call("check", plan_file=plan_file, var=var or [], var_file=var_file or [], output=output.value)
+    _call(
+        "check",
+        plan_file=plan_file,
+        var=var or [],
+        var_file=var_file or [],
+        output=output.value,
+        traffic=traffic,
+    )
 
 
 TrafficOpt = Annotated[

@@ -31,13 +31,32 @@ def run(
     *,
     clock: Clock | None = None,
     extra: dict[str, Any] | None = None,
+    traffic: str | None = None,
 ) -> int:
     from rollout.commands._common import load_plan
+    from rollout.commands.plan import power_preview
+    from rollout.sim.power import parse_traffic
 
+    rpm = parse_traffic(traffic) if traffic is not None else None
     _, plan = load_plan(plan_file, var, var_file)
     report = collect(plan, clock=clock, extra=extra)
+    report["power"] = power_preview(plan, rpm, measured_rpm(plan, report))
     views.show(view, output, report)
     return EXIT_OK if report["ok"] else EXIT_RUNTIME
+
+
+def measured_rpm(plan: Any, report: dict[str, Any]) -> float | None:
+    """Requests per minute the sources answered for the window, from the gates' request
+    totals (both variants; the largest gate), or None when no gate counts requests."""
+    minutes = report["window"]["seconds"] / 60.0
+    per: dict[str, float] = {}
+    for r in report["results"]:
+        v = r["value"]
+        ok = r["status"] == "ok" and isinstance(v, float) and math.isfinite(v)
+        if ok and r["role"] in ("total", "count"):
+            per[r["gate"]] = per.get(r["gate"], 0.0) + v
+    best = max(per.values(), default=0.0)
+    return best / minutes if best > 0 and minutes > 0 else None
 
 
 def collect(plan: Any, *, clock: Any = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:

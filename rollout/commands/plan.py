@@ -28,13 +28,30 @@ def run(
     output: str = "text",
     state: str | None = None,
     clock: Clock | None = None,
+    traffic: str | None = None,
 ) -> int:
+    from rollout.sim.power import parse_traffic
+
+    rpm = parse_traffic(traffic) if traffic is not None else None  # bad input before any work
     loaded = load(plan_file, variables=parse_vars(var), var_files=var_file)
     plan = loaded.plan
     stored = stored_run(plan.name, state)
     here = None if stored is None else {"url": stored["url"], **verdict(plan, stored["run"])}
-    views.show(view, output, loaded, here)
+    views.show(view, output, loaded, here, power=power_preview(plan, rpm))
     return EXIT_OK
+
+
+def power_preview(plan: Plan, rpm: float | None, measured: float | None = None) -> dict[str, Any]:
+    """What the plan can decide at `rpm` (--traffic), else at a rate `check` measured, else at
+    its simulated source's rate (rollout.sim.power): closed form, no simulation, no numpy."""
+    from rollout.sim.power import plan_rpm, preview
+
+    if rpm is not None:
+        return preview(plan, rpm, "--traffic")
+    if measured is not None:
+        return preview(plan, measured, "the metrics source (check's window)")
+    own = plan_rpm(plan)
+    return preview(plan, own, "the plan's simulated source" if own is not None else "")
 
 
 def stored_run(name: str, state: str | None) -> dict[str, Any] | None:

@@ -166,6 +166,7 @@ class _Srm:
         self.L = np.zeros((runs, 2 * half))
         self.w = np.full(runs, np.nan)
         self.d = np.zeros((runs, 4))  # sum n, sum n s, sum n s^2, ticks at this weight
+        self.done = np.zeros((runs, 2))  # (chi^2, df) pooled over the weights before
         self.logw = np.array(stats.half_grid(sequential.SRM_SIGMA, half, 2.0)[1])
         self.limit = math.log(1 / sequential.SRM_ALPHA)
         self.share0 = sequential.log_share(0)  # a simulated run halts once: the first share
@@ -188,20 +189,25 @@ class _Srm:
             self._terms[w] = np.array(out)
         return self._terms[w]
 
-    def update(self, pos: Any, nA: Any, nB: Any, w: Any) -> Any:
-        """Fired (halt) per run of `pos`."""
+    def update(self, pos: Any, nA: Any, nB: Any, w: Any) -> tuple[Any, Any]:
+        """(fired (halt), dispersion phi) per run of `pos`."""
         import numpy as np
 
         half = self.half
         same = (self.w[pos] == w) & (w > 0.0) & (w < 1.0)
         d = self.d[pos]
+        done = self.done[pos]
+        # a new weight (or none alongside): the last weight's scatter joins the pooled one
+        c2, df = _pearson(d[~same])
+        done[~same, 0] += c2
+        done[~same, 1] += df
         d[~same] = 0.0
+        phi = _dispersion(done, d)
         n = (nA + nB).astype(float)
         test = same & (d[:, 3] >= sequential.SRM_WARMUP) & (d[:, 0] > 0)
         if test.any():
-            phi = _dispersion(d[test])
             rows = pos[test]
-            e, nn = nB[test] / phi, n[test] / phi
+            e, nn = nB[test] / phi[test], n[test] / phi[test]
             for wv in np.unique(w[test]):
                 sel = w[test] == wv
                 a_up, b_up, a_dn, b_dn = self._ab(float(wv))
@@ -218,6 +224,7 @@ class _Srm:
             d[grow, 2] += ng * s_t * s_t
             d[grow, 3] += 1
         self.d[pos] = d
+        self.done[pos] = done
         self.w[pos] = w
         L = self.L[pos]
         up, down = _log_mix(L[:, :half], self.logw), _log_mix(L[:, half:], self.logw)
@@ -226,20 +233,28 @@ class _Srm:
         le = le + self.share0
         fired = le >= self.limit
         self.L[pos[fired]] = 0.0
-        return fired
+        return fired, phi
 
 
-def _dispersion(d: Any) -> Any:
-    """sequential._dispersion over rows of (sum n, sum n s, sum n s^2, ticks)."""
+def _pearson(d: Any) -> tuple[Any, Any]:
+    """sequential._pearson over rows of (sum n, sum n s, sum n s^2, ticks): (chi^2, df)."""
     import numpy as np
 
     n, ns, nss, k = d[:, 0], d[:, 1], d[:, 2], d[:, 3]
     with np.errstate(divide="ignore", invalid="ignore"):
         m = ns / n
-        chi2 = np.maximum(0.0, nss - ns * ns / n) / (m * (1 - m))
-        phi = np.maximum(1.0, chi2 / (k - 1))
+        c2 = np.maximum(0.0, nss - ns * ns / n) / (m * (1 - m))
     ok = (k >= 2) & (n > 0) & (m > 0.0) & (m < 1.0)
-    return np.where(ok, phi, 1.0)
+    return np.where(ok, c2, 0.0), np.where(ok, k - 1, 0.0)
+
+
+def _dispersion(done: Any, d: Any) -> Any:
+    """sequential._dispersion: the pooled Pearson dispersion, shrunk toward 1, floored at 1."""
+    import numpy as np
+
+    prior = getattr(sequential, "DISPERSION_PRIOR", 10.0)
+    c2, df = _pearson(d)
+    return np.maximum(1.0, (done[:, 0] + c2 + prior) / (done[:, 1] + df + prior))
 
 
 def _whole(x: Any) -> Any:
@@ -300,12 +315,18 @@ class _Proportion:
         self.gs = np.array(gs)
         self.logw = np.array(logw)
 
-    def update(self, pos: Any, r: Any, fresh: Any) -> tuple[Any, Any, dict[str, tuple[Any, Any]]]:
-        """r: columns nA, nB, eA, eB (rounded). Returns harm-fired, all-safe, per-bound log-e."""
+    def update(
+        self, pos: Any, r: Any, fresh: Any, phi: Any
+    ) -> tuple[Any, Any, dict[str, tuple[Any, Any]]]:
+        """r: columns nA, nB, eA, eB (rounded); phi: each request counts as 1/phi of one.
+        Returns harm-fired, all-safe, per-bound log-e."""
         import numpy as np
 
         nA, nB = r[:, 0], r[:, 1]
         eA, eB = np.minimum(r[:, 2], nA), np.minimum(r[:, 3], nB)
+        # the exact test on deflated counts, as hyper_update rounds nA / phi ... itself
+        dA, dB = _whole(nA / phi), _whole(nB / phi)
+        deA, deB = np.minimum(_whole(eA / phi), dA), np.minimum(_whole(eB / phi), dB)
         fail = np.zeros(len(pos), dtype=bool)
         safe_all = np.ones(len(pos), dtype=bool)
         logs: dict[str, tuple[Any, Any]] = {}
@@ -315,7 +336,7 @@ class _Proportion:
             det.start(pos, fresh)
             tol = np.array([_psi_tol(b, val, *m) for m in margins], dtype=float)
             harm_up = b in ("max_ratio", "max_increase")
-            self._hyper(b, pos, nA, nB, eA, eB, tol, harm_up)
+            self._hyper(b, pos, dA, dB, deA, deB, tol, harm_up)
             up = _log_mix(self.up[b][pos], self.logw)
             down = _log_mix(self.down[b][pos], self.logw)
             first, safe = (up, down) if harm_up else (down, up)
@@ -464,8 +485,9 @@ class _Mean:
             worst = np.maximum(worst, np.where(bad, 0.0, k))
         return unknown | (worst > top)
 
-    def update(self, pos: Any, r: Any, fresh: Any) -> tuple[Any, Any, dict[str, Any]]:
-        """r columns: count, sum, sum_squares, each baseline then candidate."""
+    def update(self, pos: Any, r: Any, fresh: Any, phi: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """r columns: count, sum, sum_squares, each baseline then candidate; phi: each sample
+        counts as 1/phi of one."""
         import numpy as np
 
         nA, nB, sA, sB, qA, qB = (r[:, c] for c in range(6))
@@ -476,6 +498,7 @@ class _Mean:
         burning = (cum[:, 0] < sequential.BURN_IN) | (cum[:, 1] < sequential.BURN_IN)
         both = okA & okB
         tailed = self._kurtosis(pos, nA, nB, vA, vB, okA, okB)
+        nA, nB = nA / phi, nB / phi  # (x / 1.0 is x: the engine's phi > 1 test)
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(both, nA * nB / (nA + nB), 0.0)
         n = len(pos)
@@ -583,12 +606,12 @@ class _Gate:
         if isinstance(self.stat, _Proportion):
             counts = _whole(arr)  # nA, nB, eA, eB
             nA, nB = counts[:, 0], counts[:, 1]
-            fired = self.srm.update(pos, nA, nB, w)
-            fail, safe, logs = self.stat.update(pos, counts, fresh)
+            fired, phi = self.srm.update(pos, nA, nB, w)
+            fail, safe, logs = self.stat.update(pos, counts, fresh, phi)
         else:
             nA, nB = _whole(arr[:, 0]), _whole(arr[:, 1])
-            fired = self.srm.update(pos, nA, nB, w)
-            fail, safe, logs = self.stat.update(pos, arr, fresh)
+            fired, phi = self.srm.update(pos, nA, nB, w)
+            fail, safe, logs = self.stat.update(pos, arr, fresh, phi)
         halt = fired & ~fail
         status = np.where(fail, "fail", np.where(safe & ~halt, "pass", "inconclusive"))
         return status.tolist(), halt.tolist(), logs
@@ -616,10 +639,11 @@ class _End:
 Machine = Generator[_Tick, tuple[dict[str, tuple[str, bool]], float], _End]
 
 
-def machine(plan: Plan, limit: float) -> Machine:
+def machine(plan: Plan, limit: float, bakes: list[tuple[int, bool]] | None = None) -> Machine:
     """The transitions rollout.engine.advance takes for a simulated run (every approval given,
     an obedient router, data at every tick), in the order `simulate_one` calls it. Yields each
-    analysis tick; is sent that tick's (gate -> (status, halt), candidate requests seen)."""
+    analysis tick; is sent that tick's (gate -> (status, halt), candidate requests seen).
+    `bakes` gets (step index, passed) at the end of each analysis step's first bake."""
     steps = plan.steps
     spec = plan.spec
     specs = gate_specs(plan)
@@ -684,6 +708,8 @@ def machine(plan: Plan, limit: float) -> Machine:
                             and exposure.get(stage, 0.0) < step.min_requests
                         )
                         policy = spec.analysis.on_inconclusive
+                        if bakes is not None and ext == 0:
+                            bakes.append((i, not pending and not short))
                         if not pending and not short:
                             i, started, last, ext = i + 1, now, None, 0
                         elif policy == "extend" and ext < spec.analysis.max_extensions:
@@ -730,8 +756,10 @@ def batch(
     indices: Sequence[int],
     series: dict[str, Any],
     traces: list[Trace] | None = None,
+    bakes: list[list[tuple[int, bool]]] | None = None,
 ) -> list[Outcome]:
-    """Outcomes of runs `indices`, all at once (no self-check; see `run`)."""
+    """Outcomes of runs `indices`, all at once (no self-check; see `run`). `bakes`, one list
+    per run: (step index, passed) at the end of each analysis step's first bake."""
     import numpy as np
 
     specs = gate_specs(plan)
@@ -750,7 +778,7 @@ def batch(
     for k, i in enumerate(indices):
         counts_ss, lat_ss = np.random.SeedSequence([seed, i]).spawn(2)
         counts, lat = np.random.default_rng(counts_ss), np.random.default_rng(lat_ss)
-        gen = machine(plan, limit)
+        gen = machine(plan, limit, bakes[k] if bakes is not None else None)
         try:
             tick = next(gen)
         except StopIteration as stop:

@@ -25,6 +25,7 @@ Traffic: `--traffic 1000/min` (also /s, /h), else the plan's simulated source
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -84,3 +85,323 @@ def with_plan_traffic(scn: Any, plan: Plan) -> Any:
     if not scn.incidents and cfg.get("incidents"):
         update["incidents"] = cfg["incidents"]
     return type(scn).model_validate({**scn.model_dump(), **update})
+
+
+# --- the closed form -------------------------------------------------------------------------
+
+DEFAULT_RATE = 0.01  # the base rate a proportion gate is judged at when nothing says otherwise
+DEFAULT_SIGMA = 0.6  # log-latency sd (a lognormal with p95 ~ 2.7 x the median)
+DECIDES = 0.8  # a step whose verdict is less likely than this by its bake end is flagged
+_HORIZON_MIN = 60 * 24 * 60.0  # times to certify are searched up to 60 days
+
+
+def _phi(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _bisect(f: Any, lo: float, hi: float, iters: int = 60) -> float:
+    """Smallest x in [lo, hi] with f(x) true (f monotone false -> true); hi when never."""
+    if not f(hi):
+        return math.inf
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        if f(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+class _Prop:
+    """A proportion gate's safety evidence for a healthy candidate: information V = sum of
+    p (1 - p) nA nB / N per tick and drift m = sum I theta0 (theta0: the tolerated log odds
+    ratio at the tick's own base rate, as sequential._psi_tol turns the bound)."""
+
+    def __init__(self, bound: str, val: float, p: float, alpha_k: float) -> None:
+        from rollout.gates import stats
+
+        self.bound, self.val, self.p = bound, val, p
+        self.lt = math.log(1 / alpha_k)
+        gs, logw = stats.half_grid()
+        self.gs, self.logw = gs, logw
+        self.V = self.m = 0.0
+
+    def theta0(self, w: float) -> float | None:
+        from rollout.gates import stats
+
+        p, val = self.p, self.val
+        if self.bound in ("max_ratio", "min_ratio"):
+            pa = p / (1.0 - w + w * val)
+            return stats.odds_tolerance(pa, val * pa) if val * pa < 1.0 else None
+        d = val if self.bound == "max_increase" else -val
+        pa = p - w * d
+        return stats.odds_tolerance(pa, pa + d)
+
+    def add(self, nA: float, nB: float) -> None:
+        if nA <= 0 or nB <= 0:
+            return
+        t = self.theta0(nB / (nA + nB))
+        if t is None:
+            return
+        info = self.p * (1 - self.p) * nA * nB / (nA + nB)
+        self.V += info
+        self.m += info * abs(t)
+
+    def add_many(self, nA: float, nB: float, n: int) -> None:
+        """n ticks of (nA, nB) at once (the sums are linear in the ticks)."""
+        if n <= 0 or nA <= 0 or nB <= 0:
+            return
+        t = self.theta0(nB / (nA + nB))
+        if t is None:
+            return
+        info = self.p * (1 - self.p) * nA * nB / (nA + nB)
+        self.V += n * info
+        self.m += n * info * abs(t)
+
+    def _safe(self, z: float) -> float:
+        vals = [w + g * z - g * g * self.V / 2 for g, w in zip(self.gs, self.logw, strict=True)]
+        top = max(vals)
+        return top + math.log(sum(math.exp(v - top) for v in vals))
+
+    def chance(self) -> float:
+        """P(the safety e-value is past 1/alpha_k now)."""
+        if self.V <= 0:
+            return 0.0
+        sd = math.sqrt(self.V)
+        z = _bisect(lambda x: self._safe(x) >= self.lt, -10 * sd, self.m + 40 * sd + 50)
+        return 0.0 if math.isinf(z) else 1.0 - _phi((z - self.m) / sd)
+
+    def median_certified(self) -> bool:
+        return self.V > 0 and self._safe(self.m) >= self.lt
+
+
+class _Mean:
+    """A mean gate's safety evidence (normal-mixture CS on the tick-stratified contrast): after
+    the burn-in, W = sum of nA nB / N, -S ~ Normal(W delta, sigma^2 W); the mixing precision is
+    tuned on the burn-in's information, as sequential._accumulate does."""
+
+    def __init__(self, delta: float, sigma: float, alpha_k: float) -> None:
+        self.delta, self.s2, self.alpha_k = delta, sigma * sigma, alpha_k
+        self.nA = self.nB = self.Vb = self.W = 0.0
+        self.rho: float | None = None
+        self.ticks = 0
+
+    def add(self, nA: float, nB: float) -> None:
+        from rollout.gates import sequential, stats
+
+        self.nA += nA
+        self.nB += nB
+        if nA < 2 or nB < 2:
+            return
+        self.ticks += 1
+        w = nA * nB / (nA + nB)
+        burning = self.nA < sequential.BURN_IN or self.nB < sequential.BURN_IN
+        if burning or self.rho is None:
+            self.Vb += w * w * self.s2 * (1 / nA + 1 / nB)
+            if not burning:
+                self.rho = stats.nm_rho(self.Vb, self.alpha_k)
+            return
+        self.W += w
+
+    def add_many(self, nA: float, nB: float, n: int) -> None:
+        while n > 0 and (self.rho is None or nA < 2 or nB < 2):  # the burn-in, tick by tick
+            self.add(nA, nB)
+            n -= 1
+            if nA < 2 or nB < 2:
+                return
+        if n > 0:
+            self.nA += n * nA
+            self.nB += n * nB
+            self.ticks += n
+            self.W += n * nA * nB / (nA + nB)
+
+    def chance(self) -> float:
+        from rollout.gates import sequential, stats
+
+        if self.rho is None or self.W <= 0:
+            return 0.0
+        if self.ticks < getattr(sequential, "KURTOSIS_TICKS", 0):
+            return 0.0  # too few ticks for a mean to be trusted yet (never certified)
+        V = self.s2 * self.W
+        r = stats.nm_radius(V, self.rho, self.alpha_k)
+        return 1.0 - _phi((r - self.W * self.delta) / math.sqrt(V))
+
+    def median_certified(self) -> bool:
+        return self.chance() >= 0.5
+
+
+def _base_rate(gate: Any, cfg: dict[str, Any] | None) -> tuple[float, str]:
+    """The base rate a proportion gate is judged at, and where it comes from."""
+    query = gate.queries().get("events", "")
+    b = (cfg or {}).get("baseline") or {}
+    if "latency_over" in query:
+        m = re.search(r'le\s*=\s*"([0-9.]+)"', query)
+        if m and b:
+            z = (math.log(float(m.group(1))) - math.log(b["latency_median"])) / b["latency_sigma"]
+            return 1.0 - _phi(z), "the plan's simulated latencies"
+    if cfg is not None and "errors" in query:
+        return float(b["error_rate"]), "the plan's simulated error rate"
+    return DEFAULT_RATE, f"assumed {DEFAULT_RATE:.0%} (no rate known for this query)"
+
+
+def _model(gate: Any, alpha_k: float, cfg: dict[str, Any] | None) -> tuple[Any, str] | None:
+    """The closed-form model of one gate's safety evidence, or None when there is none."""
+    from rollout.gates import sequential
+
+    bounds = [(b, v) for b, v in sequential.bounds(gate) if b in sequential.RELATIVE]
+    if gate.kind == "value" or len(bounds) != 1:
+        return None  # absolute bounds beside the relative one are not modelled (they certify
+        # fast for a base rate well inside them)
+    b, val = bounds[0]
+    if gate.kind == "proportion":
+        p, where = _base_rate(gate, cfg)
+        return _Prop(b, val, p, alpha_k), where
+    if b not in ("max_increase", "max_decrease") or "log" not in gate.queries()["sum"]:
+        return None  # a mean of something whose spread is not known here (log-latency is)
+    sigma = float(((cfg or {}).get("baseline") or {}).get("latency_sigma", DEFAULT_SIGMA))
+    src = "the plan's simulated latencies" if cfg else f"assumed log-sd {DEFAULT_SIGMA}"
+    return _Mean(val, sigma, alpha_k), src
+
+
+def _clone(x: Any) -> Any:
+    import copy
+
+    return copy.copy(x)
+
+
+def _bound_text(gate: Any) -> str:
+    from rollout.gates import describe, sequential
+
+    bs = sequential.bounds(gate)
+    return ", ".join(describe.bound_text(b, v, gate.kind) for b, v in bs) if bs else gate.kind
+
+
+def preview(plan: Plan, rpm: float | None, source: str = "") -> dict[str, Any]:
+    """Per analysis step: how likely every required gate is certified (`pass`) by the end of
+    the bake for a healthy candidate at `rpm` requests/min, and how long each gate needs."""
+    from rollout.engine import alpha_share, gate_specs
+    from rollout.gates import sequential
+
+    out: dict[str, Any] = {
+        "requests_per_minute": rpm,
+        "traffic_from": source,
+        "steps": [],
+        "flags": [],
+        "decides": None,
+    }
+    if rpm is None:
+        out["note"] = (
+            "no traffic known: give --traffic RATE (e.g. 1000/min) to see what this plan can decide"
+        )
+        return out
+    if plan.spec.analysis.method != "sequential":
+        out["note"] = "the power preview covers method: sequential"
+        return out
+    cfg = simulated_config(plan)
+    specs = gate_specs(plan)
+    alpha = alpha_share(plan)
+    models: dict[str, tuple[Any, str] | None] = {}
+    for name, gate in specs.items():
+        alpha_k = alpha / max(1, len(sequential.bounds(gate)))
+        models[name] = _model(gate, alpha_k, cfg)
+    flags: list[str] = []
+    for idx, step in enumerate(plan.steps):
+        if step.kind != "analyze" or not step.gates:
+            continue
+        w = (step.weight or 0) / 100.0
+        dt = float(step.interval or plan.spec.analysis.interval)
+        ticks = max(1, math.ceil((step.duration or 0) / dt))
+        per = rpm * dt / 60.0
+        before = {g: _clone(m[0]) for g, m in models.items() if m is not None}
+        for g in step.gates:
+            m = models[g]
+            if m is not None:
+                m[0].add_many(per * (1 - w), per * w, ticks)
+        gates = []
+        chance = 1.0
+        for g in step.gates:
+            spec, m = specs[g], models[g]
+            entry: dict[str, Any] = {"gate": g, "bound": _bound_text(spec)}
+            if step.weight == 100:
+                entry.update({"p_verdict": 1.0, "note": "a 100 % bake passes on what can fire"})
+            elif m is None:
+                entry.update({"p_verdict": None, "note": "not estimated for this kind of gate"})
+            else:
+                p = m[0].chance()
+                entry.update({"p_verdict": p, "assumes": m[1]})
+                need = _needs(before.get(g), step, w, rpm, m[0])
+                # minutes of this step a DECIDES chance needs (None: the bake is enough)
+                entry["certify_minutes"] = None if need is None or math.isinf(need) else need
+                entry["certify_beyond_60_days"] = need is not None and math.isinf(need)
+                if spec.required:
+                    chance *= p
+            gates.append(entry)
+        exposure = rpm * w * ticks * dt / 60.0
+        short = step.min_requests is not None and exposure < step.min_requests
+        if short:
+            chance = 0.0
+        est = [x for x in gates if x.get("p_verdict") is None and specs[x["gate"]].required]
+        row: dict[str, Any] = {
+            "index": idx,
+            "stage": step.stage,
+            "weight": step.weight,
+            "bake_seconds": step.duration,
+            "p_verdict": None if est else chance,
+            "expected_candidate_requests": exposure,
+            "min_requests": step.min_requests,
+            "gates": gates,
+        }
+        out["steps"].append(row)
+        if row["p_verdict"] is not None and row["p_verdict"] < DECIDES:
+            flags.append(_flag(row, rpm, short))
+    out["flags"] = flags
+    out["decides"] = not flags
+    return out
+
+
+def _needs(prior: Any, step: Any, w: float, rpm: float, now: Any) -> float | None:
+    """Minutes of this step (at its weight, from its start, after the evidence of the steps
+    before) until a healthy candidate is certified DECIDES of the time; None when it is within
+    the bake, inf when not within 60 days."""
+    if prior is None or now.chance() >= DECIDES:
+        return None
+    dt = float(step.interval or 60)
+    per = rpm * dt / 60.0
+
+    def certified(minutes: float) -> bool:
+        m = _clone(prior)
+        m.add_many(per * (1 - w), per * w, math.ceil(minutes * 60.0 / dt))
+        return bool(m.chance() >= DECIDES)
+
+    t = _bisect(certified, 0.0, _HORIZON_MIN, iters=40)
+    return t if math.isinf(t) else float(math.ceil(t))
+
+
+def _flag(row: dict[str, Any], rpm: float, short: bool) -> str:
+    from rollout.durations import format_duration
+
+    where = f"{row['stage']} at {row['weight']} %"
+    bake = format_duration(row["bake_seconds"] or 0)
+    if short:
+        return (
+            f"{where}: ~{row['expected_candidate_requests']:,.0f} candidate requests in its "
+            f"{bake} bake at {rpm:,.0f} requests/min, below min_requests {row['min_requests']:,}"
+        )
+    slow = [g for g in row["gates"] if g.get("p_verdict") is not None and g["p_verdict"] < DECIDES]
+    parts = []
+    for g in slow:
+        need = g.get("certify_minutes")
+        if need is None:
+            needs = "is not certified within 60 days"
+        else:
+            needs = f"needs ~{format_duration(int(need * 60))}"
+        parts.append(f"{g['gate']} ({g['bound']}) {needs}")
+    return (
+        f"{where}: a healthy candidate is certified by the end of the {bake} bake "
+        f"{row['p_verdict']:.0%} of the time at {rpm:,.0f} requests/min"
+        + (
+            f"; {'; '.join(parts)} at this weight to be certified {DECIDES:.0%} of the time"
+            if parts
+            else ""
+        )
+    )

@@ -32,23 +32,30 @@ def quantile(xs: Sequence[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def _chunk(args: tuple[Plan, Scenario, int, int, int]) -> list[Outcome]:
-    plan, scn, seed, start, stop = args
+def _chunk(args: tuple[Plan, Scenario, int, int, int, bool]) -> list[Outcome]:
+    plan, scn, seed, start, stop, samples = args
     series = series_for(plan, scn)
-    return [simulate_one(plan, scn, seed, i, series) for i in range(start, stop)]
+    return [simulate_one(plan, scn, seed, i, series, samples=samples) for i in range(start, stop)]
 
 
 def run_many(
-    plan: Plan, scn: Scenario, runs: int, seed: int, workers: int | None = None
+    plan: Plan,
+    scn: Scenario,
+    runs: int,
+    seed: int,
+    workers: int | None = None,
+    samples: bool = False,
 ) -> list[Outcome]:
-    """Runs 0..runs-1 (run i always draws from stream [seed, i]: same answer with any workers)."""
+    """Runs 0..runs-1 (run i always draws from stream [seed, i]: same answer with any workers)
+    through the engine, one at a time. `samples`: every request's latency drawn (as simulate
+    did before it drew log-latency sums; benchmarks/simulate_speed.py times that path)."""
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if workers <= 1 or runs < 100:
-        return _chunk((plan, scn, seed, 0, runs))
+        return _chunk((plan, scn, seed, 0, runs, samples))
     from concurrent.futures import ProcessPoolExecutor
 
     step = math.ceil(runs / workers)
-    parts = [(plan, scn, seed, s, min(runs, s + step)) for s in range(0, runs, step)]
+    parts = [(plan, scn, seed, s, min(runs, s + step), samples) for s in range(0, runs, step)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return [o for chunk in pool.map(_chunk, parts) for o in chunk]
 

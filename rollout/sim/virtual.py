@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rollout.engine import Observation, advance, gate_specs, wanted
+from rollout.engine import WAITING_PHASES as WAITING
+from rollout.engine import Observation, advance, current_step, gate_specs, wanted
+from rollout.engine.types import bake_end
 from rollout.errors import InvalidInput, ProviderError
 from rollout.evaluation.types import SIMULATED
 from rollout.gates.evaluate import Tick
@@ -85,10 +87,13 @@ def simulate_one(
     series: dict[str, Any] | None = None,
     trace: list[dict[str, Any]] | None = None,
     samples: bool = False,
+    bakes: list[tuple[int, bool]] | None = None,
 ) -> Outcome:
     """One virtual rollout. `trace`, when given, gets one entry per tick: gate -> (status,
     halt, bound -> (log e harm, log e safe)), what rollout.sim.fast checks itself against.
-    `samples`: draw every request's latency even where the sums suffice (see `log_sums`)."""
+    `samples`: draw every request's latency even where the sums suffice (see `log_sums`).
+    `bakes` gets (step index, passed) at the end of each analysis step's first bake (what the
+    power preview predicts: every required gate `pass` and min_requests met)."""
     import numpy as np
 
     ss = np.random.SeedSequence([seed, index])
@@ -143,6 +148,8 @@ def simulate_one(
         d = advance(plan, run, obs, now)
         if trace is not None and obs_ticks:
             trace.append({g: _traced(d.run.verdicts[g]) for g in obs_ticks})
+        if bakes is not None and obs_ticks:
+            _bake_end(plan, run, d.run, now, bakes)
         for act in d.actions:
             weights = act.weights
             if first is None and act.weights.candidate > 0:
@@ -169,6 +176,28 @@ def simulate_one(
         if halted:
             outcome, failed = "halted", halted
     return Outcome(outcome, minutes, failed, cand_n, cand_e, excess, ticks)
+
+
+def _bake_end(
+    plan: Plan, before: Run, after: Run, now: datetime, bakes: list[tuple[int, bool]]
+) -> None:
+    """Record the end of a first bake judged in this tick (not a tick that rolled back or
+    halted first), as rollout.engine.analysis._bake_over decides it."""
+    step = current_step(plan, before)
+    if step is None or step.kind != "analyze" or before.extensions or before.phase in WAITING:
+        return
+    if now < bake_end(step, before) or after.phase == Phase.ROLLING_BACK:
+        return
+    if any(after.verdicts.get(g, {}).get("halt") for g in step.gates):
+        return
+    specs = gate_specs(plan)
+    required = [g for g in step.gates if specs[g].required]
+    passed = step.weight == 100 or all(
+        (after.verdicts.get(g) or {}).get("status") == "pass" for g in required
+    )
+    seen = after.exposure.get(step.stage or "", 0.0)
+    short = step.min_requests is not None and seen < step.min_requests
+    bakes.append((before.step_index, passed and not short))
 
 
 _SUMS = {"latency_log_sum": 0, "latency_log_sum_squares": 1}

@@ -44,6 +44,10 @@ def human(report: dict[str, Any]) -> list[str]:
         f"{len(report['results'])} queries: {c['ok']} answered, {c['no_data']} no data, "
         f"{c['error']} failed"
     )
+    if report.get("power") is not None:
+        from rollout.views.plan import power_lines
+
+        lines += power_lines(report["power"])
     return lines
 
 

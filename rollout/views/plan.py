@@ -14,7 +14,9 @@ from rollout.views import _table
 SCHEMA = "rollout.plan/v1"
 
 
-def data(loaded: Loaded, state: dict[str, Any] | None) -> dict[str, Any]:
+def data(
+    loaded: Loaded, state: dict[str, Any] | None, power: dict[str, Any] | None = None
+) -> dict[str, Any]:
     plan = loaded.plan
     return {
         "name": plan.name,
@@ -24,6 +26,7 @@ def data(loaded: Loaded, state: dict[str, Any] | None) -> dict[str, Any]:
         "steps": [s.model_dump(mode="json") for s in plan.steps],
         "min_total_seconds": min_total_seconds(plan),
         "state": state,
+        "power": power,  # rollout.sim.power.preview: what the plan can decide at its traffic
     }
 
 
@@ -38,7 +41,9 @@ def variant(plan: Plan, v: str) -> dict[str, Any]:
     }
 
 
-def human(loaded: Loaded, state: dict[str, Any] | None) -> list[str]:
+def human(
+    loaded: Loaded, state: dict[str, Any] | None, power: dict[str, Any] | None = None
+) -> list[str]:
     plan = loaded.plan
     lines = [f"rollout plan: {plan.name}  ({loaded.path})"]
     for v in VARIANTS:
@@ -64,6 +69,53 @@ def human(loaded: Loaded, state: dict[str, Any] | None) -> list[str]:
     lines.append(f"plan hash: {plan.plan_hash}")
     if state is not None:
         lines.append(f"state ({state['url']}): {state['message']}")
+    if power is not None:
+        lines += power_lines(power)
+    return lines
+
+
+def power_lines(power: dict[str, Any]) -> list[str]:
+    """The power preview (rollout.sim.power): per analysis step, how likely a healthy candidate
+    is certified by the end of the bake, and how long the gates that fall short need."""
+    if not power.get("steps"):
+        return [f"power: {power['note']}"] if power.get("note") else []
+    rpm = power["requests_per_minute"]
+    src = f" ({power['traffic_from']})" if power.get("traffic_from") else ""
+    lines = [
+        f"power at {rpm:,.0f} requests/min{src}: the chance a healthy candidate is certified "
+        "(every gate pass) by the end of each bake"
+    ]
+    table = _table.new(
+        "stage",
+        "weight",
+        "bake",
+        "verdict",
+        "each gate",
+        right=("weight", "verdict"),
+        wrap=("each gate",),
+    )
+    for s in power["steps"]:
+        gates = []
+        for g in s["gates"]:
+            p = g.get("p_verdict")
+            cell = f"{g['gate']} " + ("-" if p is None else f"{p:.0%}")
+            need = g.get("certify_minutes")
+            if g.get("certify_beyond_60_days"):
+                cell += " (not within 60 days)"
+            elif need is not None:
+                cell += f" (needs ~{format_duration(int(need * 60))})"
+            gates.append(cell)
+        p = s["p_verdict"]
+        table.add_row(
+            s["stage"] or "",
+            f"{s['weight']}%",
+            format_duration(s["bake_seconds"] or 0),
+            "-" if p is None else f"{p:.0%}",
+            ", ".join(gates),
+        )
+    lines += _table.lines(table)
+    for f in power.get("flags", []):
+        lines.append(f"cannot decide in its bake: {f}")
     return lines
 
 
