@@ -38,6 +38,12 @@ def run(
     stored = stored_run(plan.name, state)
     here = None if stored is None else {"url": stored["url"], **verdict(plan, stored["run"])}
     views.show(view, output, loaded, here, power=power_preview(plan, rpm))
+    if plan.spec.waves and output != "json":  # one rollout per wave (rollout.waves)
+        from rollout import waves
+        from rollout.commands._common import existing_store
+        from rollout.views import waves as waves_view
+
+        views.show(waves_view, output, plan.name, waves.states(existing_store(state), plan))
     return EXIT_OK
 
 
