@@ -80,6 +80,7 @@ def shifts(state: str, name: str) -> list[int]:
     return out
 
 
+@pytest.mark.slow  # over a second: whole rollouts through a controller
 def test_one_replica_drives_every_rollout_to_its_outcome_once(tmp_path: Path, state: str) -> None:
     clock = FakeClock()
     good = [f"good-{i}" for i in range(4)]
@@ -102,6 +103,7 @@ def test_one_replica_drives_every_rollout_to_its_outcome_once(tmp_path: Path, st
     assert not isinstance(claims_of(st), LocalClaims)
 
 
+@pytest.mark.slow  # over a second: a controller run to the end
 def test_the_cli_runs_a_controller_until_done(
     tmp_path: Path, state: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,6 +123,7 @@ def test_the_cli_runs_a_controller_until_done(
     assert weight(tmp_path, "one") == 100 and weight(tmp_path, "two") == 0
 
 
+@pytest.mark.slow  # over a second: a controller on its own thread
 def test_control_verbs_work_against_a_running_controller(tmp_path: Path, state: str) -> None:
     """pause holds a rollout where it is, resume moves it on, abort restores the baseline and
     the controller never moves it again."""

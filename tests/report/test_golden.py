@@ -38,6 +38,7 @@ def matches_golden(name: str, text: str) -> None:
         pytest.fail(f"{name} differs (ROLLOUT_UPDATE_GOLDEN=1 rewrites it if intended):\n{diff}")
 
 
+@pytest.mark.slow  # over a second: a whole CI sequence of rollouts
 def test_step_summaries_of_the_ci_sequence(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     ci = ci_sequence(ws, monkeypatch)
     assert ci.apply_summary.startswith("### rollout `demo` — awaiting_approval")
@@ -47,6 +48,7 @@ def test_step_summaries_of_the_ci_sequence(ws: Workspace, monkeypatch: pytest.Mo
     matches_golden("reconcile-completed.summary.md", ci.last_summary)
 
 
+@pytest.mark.slow  # over a second: a whole CI sequence of rollouts
 def test_markdown_report_of_a_completed_rollout(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
