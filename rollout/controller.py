@@ -33,7 +33,8 @@ from rollout.records import Event, Phase, Run
 from rollout.state import Claim, Claims, StateStore
 
 BATCH = 16  # claims per round trip: fewer transactions, and little to give back on SIGTERM
-CLAIM_TTL = 120.0  # a dead replica's unlooked claims go to the others after this
+CLAIM_TTL = 30.0  # a dead replica's unlooked claims go to the others after this (a slow look
+# past it costs a second look, skipped on the lease, never a second act)
 SYNC_EVERY = 5.0  # seconds between looks for new or changed rollouts
 IDLE = 1.0  # seconds to sleep when nothing is due
 
