@@ -88,7 +88,11 @@ def main() -> int:
     ap.add_argument("--print", action="store_true", help="print only; do not write the JSON")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "llm_scenarios.json"))
     ap.add_argument("--only", default="", help="comma-separated scenarios (merged into --out)")
+    ap.add_argument("--markdown", action="store_true", help="print --out as a markdown table")
     args = ap.parse_args()
+    if args.markdown:
+        print("\n".join(markdown(json.loads(Path(args.out).read_text()))))
+        return 0
     plan = compile_plan(PlanSpec.model_validate(PLAN))
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.exists() and args.only else {"rows": []}
@@ -124,6 +128,25 @@ def main() -> int:
         if not args.print:  # after each scenario: a long run can be stopped and resumed
             out.write_text(json.dumps(doc, indent=1) + "\n")
     return 0
+
+
+def markdown(doc: dict[str, Any]) -> list[str]:
+    out = [
+        "| scenario | runs | rolled back (95 % CI) | median time to detect | median candidate "
+        "requests to detect | caught by |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in doc["rows"]:
+        m, n = r["median_minutes_to_detect"], r["median_candidate_requests_to_detect"]
+        what = "false rollbacks " if r["healthy"] else ""
+        gates = ", ".join(f"{g} {k}" for g, k in sorted(r["gates"].items(), key=lambda x: -x[1]))
+        out.append(
+            f"| `{r['scenario']}` ({r['description']}) | {r['runs']:,} | {what}"
+            f"{r['rolled_back'] * 100:.1f} % ({r['ci95'][0] * 100:.1f}-{r['ci95'][1] * 100:.1f})"
+            f" | {'-' if m is None else f'{m:.0f} min'} | {'-' if n is None else f'{n:,.0f}'}"
+            f" | {gates or '-'} |"
+        )
+    return out
 
 
 def line(r: dict[str, Any]) -> str:

@@ -61,7 +61,7 @@ BUILTIN: dict[str, dict[str, Any]] = {
     },
     # LLM scenarios (issue #12): what moving to another model or prompt goes wrong with.
     "verbose": {
-        "description": "candidate answers with 30 % more output tokens (cost and latency follow)",
+        "description": "candidate answers with 30 % more output tokens (its cost follows)",
         "candidate": {"output_tokens_factor": 1.3},
     },
     "cost-2x": {
