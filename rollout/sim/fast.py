@@ -364,7 +364,7 @@ class _Proportion:
         lo = np.maximum(0, E - nA)
         span = np.minimum(E, nB) - lo
         xs = np.concatenate([tol[:, None], tol[:, None] + self.gs, tol[:, None] - self.gs], axis=1)
-        vec = (span + 1 <= 2048) & ((np.abs(xs).max(axis=1) * span) < 600)
+        vec = span + 1 <= 2048  # conditional.EXACT_SUPPORT: the exact sum
         up, down, det = self.up[b], self.down[b], self.det[b]
         k = len(self.gs)
         for j in np.flatnonzero(~vec):  # the engine's own function for the rare big ones
@@ -398,9 +398,19 @@ class _Proportion:
         pmf = np.exp(lps - lps.max(axis=1)[:, None])  # 0 past each run's support
         px = np.exp(xs)
         acc = np.zeros_like(xs)
+        px = np.where(np.abs(xs) * span[:, None] >= 600, 1.0, px)  # those: log-sum-exp below
         for c in range(width, -1, -1):  # conditional._exact's Horner sum, leading zeros exact
             acc = acc * px + pmf[:, c, None]
-        vals = (lo - eB)[:, None] * xs + np.log(acc)
+        with np.errstate(over="ignore", invalid="ignore"):
+            vals = (lo - eB)[:, None] * xs + np.log(acc)
+        big = np.abs(xs) * span[:, None] >= 600  # conditional._exact: log-sum-exp there
+        for j in np.flatnonzero(big.any(axis=1)):
+            js = np.flatnonzero(big[j])
+            terms = lps[j, None, : span[j] + 1] - lps[j].max()
+            terms = terms + np.arange(span[j] + 1)[None, :] * xs[j, js, None]
+            top = terms.max(axis=1)
+            lse = top + np.log(np.exp(terms - top[:, None]).sum(axis=1))
+            vals[j, js] = (lo[j] - eB[j]) * xs[j, js] + lse
         m0 = vals[:, :1]
         inc_up, inc_down = -(vals[:, 1 : 1 + k] - m0), -(vals[:, 1 + k :] - m0)
         up[rows] += inc_up
