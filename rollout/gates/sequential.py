@@ -45,7 +45,7 @@ from rollout.spec import Gate
 
 SRM_ALPHA = 0.001
 SRM_BAND = 0.2  # a share within 20 % (relative) of the weight is not a mismatch
-SRM_WARMUP = 5  # ticks at a weight before its split is tested (the dispersion needs them)
+SRM_WARMUP = 10  # ticks at a weight before its split is tested (the dispersion needs them)
 SRM_SIGMA = 0.3  # prior scale of the log-odds shift beyond the band
 BURN_IN = 100  # samples per variant before a normal-mixture test acts (CLT)
 RELATIVE = ("max_ratio", "max_increase", "min_ratio", "max_decrease")
@@ -232,8 +232,11 @@ def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
         if d[3] >= SRM_WARMUP and d[0] > 0:
             half = len(st["srm"]) // 2
             up, down = st["srm"][:half], st["srm"][half:]
-            stats.binom_update(up, [0.0] * half, n / phi, nB / phi, hi, SRM_SIGMA, n_grid=half)
-            stats.binom_update([0.0] * half, down, n / phi, nB / phi, lo, SRM_SIGMA, n_grid=half)
+            # the split check itself takes the raw estimate (no shrinking toward 1: a halt is
+            # the error it must not make), never below the shrunk one
+            f = max(phi, _dispersion(st.get("srm_done", [0.0, 0.0]), d, prior=0.0))
+            stats.binom_update(up, [0.0] * half, n / f, nB / f, hi, SRM_SIGMA, n_grid=half)
+            stats.binom_update([0.0] * half, down, n / f, nB / f, lo, SRM_SIGMA, n_grid=half)
             st["srm"] = up + down
         if n > 0:
             s_t = nB / n
@@ -286,12 +289,14 @@ def _pearson(d: list[float]) -> tuple[float, float]:
     return max(0.0, nss - ns * ns / n) / (m * (1 - m)), k - 1
 
 
-def _dispersion(done: list[float], d: list[float]) -> float:
+def _dispersion(done: list[float], d: list[float], prior: float = DISPERSION_PRIOR) -> float:
     """Pearson dispersion of per-tick shares (weights n), pooled over the weights so far and
     shrunk toward 1 by DISPERSION_PRIOR: 1 for binomial splits, more when counts are
     extrapolated (increase()) or come in bursts of one user; floored at 1."""
     c2, df = _pearson(d)
-    return max(1.0, (done[0] + c2 + DISPERSION_PRIOR) / (done[1] + df + DISPERSION_PRIOR))
+    if done[1] + df + prior <= 0:
+        return 1.0
+    return max(1.0, (done[0] + c2 + prior) / (done[1] + df + prior))
 
 
 # A sub-test result: (bound, harm log-e, safety log-e, log threshold, absolute-breach state)

@@ -140,7 +140,8 @@ def test_candidate_alone_over_the_ceiling_fails() -> None:
 
 
 def test_broken_split_halts() -> None:
-    ticks = [ptick(1, 100, 10, 900, weight=5) for _ in range(10)]  # 10 % instead of 5 %
+    # 10 % instead of 5 % (the split is tested after 10 ticks at a weight: its dispersion)
+    ticks = [ptick(1, 100, 10, 900, weight=5) for _ in range(20)]
     _, vs = feed(prop(max_ratio=1.0), ticks)
     halted = [v for v in vs if v.halt]
     assert halted and "split" in halted[0].summary and halted[0].status == "inconclusive"
