@@ -58,11 +58,19 @@ def _timeline(events: list[Event]) -> list[dict[str, Any]]:
 
 
 def context(run: Run, events: list[Event]) -> dict[str, Any]:
+    from rollout.llm import units
     from rollout.redact import redact
 
+    data = runs.data(run)
+    # signal gates' evidence in ms, tokens and dollars; the cost gate projected to 100 %
+    data["verdicts"] = {
+        g: {**v, "summary": units.summary_of(run.plan.spec, g, v)} for g, v in run.verdicts.items()
+    }
+    projection = units.cost_projection(run.plan.spec, run.verdicts)
     return redact(
         {
-            "run": runs.data(run),
+            "run": data,
+            "cost_projection": units.projection_line(projection) if projection else None,
             "variants": run.plan.spec.variants.model_dump(),
             "steps": [s.describe() + (f" ({s.stage})" if s.stage else "") for s in run.plan.steps],
             "timing": timing(extract(run, events)),
