@@ -106,3 +106,12 @@ def test_a_plan_without_signals_keeps_its_summaries() -> None:
     v = {"summary": "lat: mean -0.2 vs -0.2", "evidence": {"kind": "mean"}}
     assert units.readable(None, v) is None
     assert units.cost_projection(object(), {}) is None
+
+
+def test_the_report_shows_readable_evidence_and_the_projection(run: Run) -> None:
+    from rollout.report import context
+
+    ctx = context(run, [])
+    assert ctx["cost_projection"].startswith("cost at 100 %: candidate -2")
+    assert " ms vs " in ctx["run"]["verdicts"]["ttft"]["summary"]
+    assert "mean -1." not in ctx["run"]["verdicts"]["ttft"]["summary"]
