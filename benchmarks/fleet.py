@@ -127,7 +127,9 @@ def quantile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def one(n: int, r: int, seconds: float, interval: int, workers: int) -> dict[str, Any]:
+def one(
+    n: int, r: int, seconds: float, interval: int, workers: int, warmup: float
+) -> dict[str, Any]:
     from tests.helpers.pg import launch
 
     pg = launch()
@@ -160,15 +162,17 @@ def one(n: int, r: int, seconds: float, interval: int, workers: int) -> dict[str
         with psycopg.connect(url) as conn:
             size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
         looks = [tuple(x) for s in stats for x in s["looks"]]
-        burst_end = t0 + interval
+        burst_end = t0 + warmup
         burst = [lag for due, lag in looks if due < burst_end]
         steady = [lag for due, lag in looks if due >= burst_end]
         elapsed = max(s["elapsed"] for s in stats)
-        steady_s = max(1e-9, elapsed - interval)
+        steady_s = max(1e-9, elapsed - warmup)
         return {
             "rollouts": n,
             "replicas": r,
             "workers": workers,
+            "seconds": seconds,
+            "warmup_s": warmup,
             "create_s": round(made, 1),
             "looks": len(looks),
             "decisions_per_s": round(len(looks) / elapsed, 1),
@@ -199,13 +203,21 @@ def main() -> None:
     ap.add_argument("--replicas", default="1,2,4")
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--interval", type=int, default=60)
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        help="seconds before the steady state is measured (default: one interval); every "
+        "rollout is due at once at the start, and its first looks (preflight, first shift) "
+        "are the heaviest",
+    )
     ap.add_argument("--workers", type=int, default=4, help="threads per replica")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args()
     rows = []
     for n in (int(x) for x in args.sizes.split(",")):
         for r in (int(x) for x in args.replicas.split(",")):
-            row = one(n, r, args.seconds, args.interval, args.workers)
+            warm = args.warmup if args.warmup is not None else float(args.interval)
+            row = one(n, r, args.seconds, args.interval, args.workers, warm)
             print(json.dumps(row), flush=True)
             rows.append(row)
     if args.json:

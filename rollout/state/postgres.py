@@ -109,6 +109,27 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
 
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        """One SELECT: on a kept connection in autocommit it is its own transaction, without
+        the BEGIN and COMMIT round trips (the controller reads a run several times a look)."""
+        import psycopg
+
+        kept = self._kept
+        conn = getattr(kept, "conn", None) if kept is not None else None
+        if kept is None or not self._ready or conn is None or conn.closed:
+            with self._tx() as cur:
+                yield cur
+            return
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as exc:
+            kept.conn = None
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise self._fail(exc) from exc
+
     def keep_connections(self) -> None:
         """One connection per thread, kept between transactions (`rollout controller`: a
         connection per transaction costs more than the rest of a look). A connection that
@@ -164,7 +185,7 @@ class PostgresStore:
     # -- runs and events --------------------------------------------------------------------
 
     def load(self, name: str) -> Run | None:
-        with self._tx() as cur:
+        with self._read() as cur:
             cur.execute(
                 "SELECT body FROM rollout_runs WHERE name = %s ORDER BY attempt DESC LIMIT 1",
                 (name,),
