@@ -80,6 +80,11 @@ def test_wave_two_fails_wave_three_never_starts_wave_one_rolls_back(ws: Ws) -> N
     # history shows it by name, like any rollout
     code, hist = ws.cli("history", "support-bot-westeurope")
     assert code == 0 and "the line stops" in hist
+    code, hist1 = ws.cli("history", "support-bot-canary-eastus")
+    assert code == 0 and "on_failure: rollback" in hist1
+    # and the report's audit trail
+    code, report = ws.cli("report", "support-bot-westeurope")
+    assert code == 0 and "never started: swedencentral" in report
     # a re-run changes nothing: the line stays stopped, nothing rolled back twice
     code, _ = ws.cli("apply", str(ws.plan()))
     assert code == 3 and st.load("support-bot-swedencentral") is None

@@ -152,3 +152,38 @@ def test_two_replicas_one_killed_every_rollout_reaches_its_outcome_once(tmp_path
         assert any(str(a.pid) in e.message for e in takeovers), [e.message for e in takeovers]
     finally:
         pg.stop()
+
+
+def test_sigterm_finishes_the_look_in_hand_releases_and_exits_0(tmp_path: Path) -> None:
+    """A real `rollout controller` process on SQLite: SIGTERM after its first looks; it exits 0
+    on its own, says why, and leaves no lease and no claim behind."""
+    import signal
+    import sqlite3
+    import time
+
+    from rollout.state.sqlite import SQLiteStore
+
+    routes = tmp_path / "routes"
+    routes.mkdir()
+    db = tmp_path / "state.db"
+    st = SQLiteStore(db)
+    from rollout.clock import SystemClock
+
+    now = SystemClock().now()
+    for i in range(20):
+        s = spec(f"r{i:03d}", routes, bad=False)
+        s["stages"][0]["bake"] = "1h"  # every rollout stays active: only the signal ends it
+        plan = compile_plan(PlanSpec.model_validate(s))
+        st.commit(new_run(plan, now), [], expected_revision=0)
+    log = tmp_path / "ctl.log"
+    proc = replica(f"sqlite:///{db}", log)
+    end = time.monotonic() + 300  # a hang guard, not an assertion about speed
+    while time.monotonic() < end and log.read_text().count('"schema"') < 5:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=300) == 0, log.read_text()[-2000:]
+    assert "stopped by a signal" in log.read_text()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+        held = conn.execute("SELECT COUNT(*) FROM due WHERE owner IS NOT NULL").fetchone()[0]
+        assert held == 0  # what it had claimed and not looked at was given back
