@@ -324,6 +324,9 @@ def preview(plan: Plan, rpm: float | None, source: str = "") -> dict[str, Any]:
             entry: dict[str, Any] = {"gate": g, "bound": _bound_text(spec)}
             if step.weight == 100:
                 entry.update({"p_verdict": 1.0, "note": "a 100 % bake passes on what can fire"})
+            elif m is None and spec.kind == "value":
+                note = "threshold semantics: passes while its value is within its bounds"
+                entry.update({"p_verdict": 1.0, "note": note})
             elif m is None:
                 entry.update({"p_verdict": None, "note": "not estimated for this kind of gate"})
             else:
@@ -374,7 +377,7 @@ def _needs(prior: Any, step: Any, w: float, rpm: float, now: Any) -> float | Non
         return bool(m.chance() >= DECIDES)
 
     t = _bisect(certified, 0.0, _HORIZON_MIN, iters=40)
-    return t if math.isinf(t) else float(math.ceil(t))
+    return t if math.isinf(t) else math.ceil(t * 60.0 / dt) * dt / 60.0  # whole ticks
 
 
 def _flag(row: dict[str, Any], rpm: float, short: bool) -> str:

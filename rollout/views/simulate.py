@@ -46,7 +46,7 @@ def human(
     kind = "healthy" if scn.healthy else "regression"
     src = {"plan": ", the plan's own traffic", "--traffic": ", from --traffic"}.get(traffic, "")
     title = (
-        f"{plan.name} vs scenario {scn.name} ({kind}; {scn.requests_per_minute:,.6g} "
+        f"{plan.name} vs scenario {scn.name} ({kind}; {scn.requests_per_minute:,.0f} "
         f"requests/min{src}; seed {seed})"
     )
     lines = list(text_table(summary, title))
