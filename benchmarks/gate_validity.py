@@ -245,10 +245,19 @@ def onset(runs: int, seed: int) -> None:
         "| excess failed requests, median / mean |"
     )
     print("|---|---|---|---|---|---|")
-    for rpm in (1000.0, 10000.0):
-        for start in (0, late_start):
+    words = {
+        0: "from the start",
+        late_start: "first expansion step",
+        -1: "first expansion step, no pilot before it (reference)",
+    }
+    for rpm in (1000.0, 3000.0, 10000.0):
+        for case in (0, late_start, -1):
+            start = max(case, 0) if case >= 0 else late_start
             rng = np.random.default_rng([seed, int(rpm), start])
             data = [onset_ticks(rng, start, 2.0, rpm) for _ in range(runs)]
+            if case < 0:  # the same expansion minutes, judged without the pilot's
+                data = [(t[start:], e[start:]) for t, e in data]
+                start = 0
             for name, fn in (("before", old), ("now", evaluate)):
                 mins, exc = [], []
                 for ticks, excess in data:
@@ -260,7 +269,7 @@ def onset(runs: int, seed: int) -> None:
                         exc.append(sum(excess))
                 m = np.array(mins) if mins else np.array([np.nan])
                 print(
-                    f"| {rpm:,.0f} | {'first expansion step' if start else 'from the start'} "
+                    f"| {rpm:,.0f} | {words[case]} "
                     f"| {name} | {ci(len(mins), runs)} | {np.median(m):.0f} / "
                     f"{np.percentile(m, 90):.0f} | {np.median(exc):.1f} / {np.mean(exc):.1f} |",
                     flush=True,
@@ -565,12 +574,15 @@ def threshold_cmp(runs: int, seed: int) -> None:
         f"by 0.5 %, k + 1 from 1 to 8 failed checks ({len(rows)} rules)\n"
     )
     print(
-        "| rule | FRR (healthy) | 2x caught | minutes to detect, median | excess failed requests, "
-        "median | excess, mean |"
+        "| rule | FRR (healthy) | 2x caught | minutes to detect, median | excess failed "
+        "requests, median | excess, mean | FRR, drift | FRR, incident |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     line = summary("sequential", seq_b).split("|", 2)[2]
-    print(f"| sequential (max_ratio 1) | {100 * seq_h:.1f} % |{line}")
+    print(
+        f"| sequential (max_ratio 1) | {100 * seq_h:.1f} % |{line} {frr_in('drift', None)} | "
+        f"{frr_in('incident', None)} |"
+    )
     for x, k, frr in [r for r in (below, above) if r is not None]:
         fails = [rule_fail(r, x, k) for r in br]
         line = summary("", fails).split("|", 2)[2]

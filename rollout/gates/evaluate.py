@@ -5,7 +5,8 @@ The contract the engine relies on:
     evaluate(gate, state, tick, settings) -> (new_state, Verdict)
 
 `state` is a JSON-serialisable dict owned by the method (empty on the first tick); it is kept
-in the run across ticks *and stages* (sequential evidence is never reset). A verdict is
+in the run across ticks *and stages* (sequential evidence is never thrown away: later steps and
+restarts add e-processes on unused shares of alpha), and `carry` hands it to a retry. A verdict is
 `pass` (healthy so far / non-inferiority certified), `fail` (roll back now) or
 `inconclusive`; `halt=True` asks the engine to pause the rollout for a person (e.g. both
 variants breach an absolute ceiling, or the traffic split itself looks broken).
