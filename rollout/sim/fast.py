@@ -207,7 +207,10 @@ class _Srm:
         test = same & (d[:, 3] >= sequential.SRM_WARMUP) & (d[:, 0] > 0)
         if test.any():
             rows = pos[test]
-            e, nn = nB[test] / phi[test], n[test] / phi[test]
+            # the split check takes the raw estimate, never below the shrunk one
+            raw = _dispersion(done[test], d[test], prior=0.0)
+            f = np.maximum(phi[test], raw)
+            e, nn = nB[test] / f, n[test] / f
             for wv in np.unique(w[test]):
                 sel = w[test] == wv
                 a_up, b_up, a_dn, b_dn = self._ab(float(wv))
@@ -248,13 +251,17 @@ def _pearson(d: Any) -> tuple[Any, Any]:
     return np.where(ok, c2, 0.0), np.where(ok, k - 1, 0.0)
 
 
-def _dispersion(done: Any, d: Any) -> Any:
-    """sequential._dispersion: the pooled Pearson dispersion, shrunk toward 1, floored at 1."""
+def _dispersion(done: Any, d: Any, prior: float | None = None) -> Any:
+    """sequential._dispersion: the pooled Pearson dispersion, shrunk toward 1 by `prior`
+    pseudo degrees of freedom (DISPERSION_PRIOR by default), floored at 1."""
     import numpy as np
 
-    prior = getattr(sequential, "DISPERSION_PRIOR", 10.0)
+    k = getattr(sequential, "DISPERSION_PRIOR", 10.0) if prior is None else prior
     c2, df = _pearson(d)
-    return np.maximum(1.0, (done[:, 0] + c2 + prior) / (done[:, 1] + df + prior))
+    den = done[:, 1] + df + k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        phi = np.maximum(1.0, (done[:, 0] + c2 + k) / den)
+    return np.where(den > 0, phi, 1.0)
 
 
 def _whole(x: Any) -> Any:

@@ -112,6 +112,37 @@ def _bisect(f: Any, lo: float, hi: float, iters: int = 60) -> float:
     return hi
 
 
+class _Disp:
+    """The dispersion factor phi the gates deflate request counts by (sequential._srm and
+    _dispersion), expected for independent requests: the Pearson statistic of the candidate's
+    per-tick share, pooled over the weights so far with DISPERSION_PRIOR pseudo degrees of
+    freedom and floored at 1, so E[phi] = 1 + 0.399 sd with sd = sqrt(2 df) / (df + prior)."""
+
+    def __init__(self) -> None:
+        self.done = 0.0  # degrees of freedom of the weights before
+        self.w: float | None = None
+        self.j = 0  # ticks at this weight so far
+
+    def next(self, w: float) -> float:
+        from rollout.gates import sequential
+
+        if self.w != w or not 0.0 < w < 1.0:  # the first tick at a weight: not tested
+            if self.w is not None and 0.0 < self.w < 1.0:
+                self.done += max(0, self.j - 2)  # its ticks after the first, minus one
+            self.w, self.j = w, 0
+            df = self.done
+        else:
+            df = self.done + max(0, self.j - 2)
+        self.j += 1
+        if not getattr(sequential, "DISPERSION_PRIOR", None) or df <= 0:
+            return 1.0
+        prior = float(sequential.DISPERSION_PRIOR)
+        return 1.0 + 0.3989 * math.sqrt(2.0 * df) / (df + prior)
+
+
+BULK = 300  # ticks added one by one (phi settles) before the rest go in at once
+
+
 class _Prop:
     """A proportion gate's safety evidence for a healthy candidate: information V = sum of
     p (1 - p) nA nB / N per tick and drift m = sum I theta0 (theta0: the tolerated log odds
@@ -124,7 +155,8 @@ class _Prop:
         self.lt = math.log(1 / alpha_k)
         gs, logw = stats.half_grid()
         self.gs, self.logw = gs, logw
-        self.V = self.m = 0.0
+        self.V = self.m = self.S2 = 0.0  # information, drift, variance of the statistic
+        self.disp = _Disp()
 
     def theta0(self, w: float) -> float | None:
         from rollout.gates import stats
@@ -137,26 +169,35 @@ class _Prop:
         pa = p - w * d
         return stats.odds_tolerance(pa, pa + d)
 
-    def add(self, nA: float, nB: float) -> None:
+    def add(self, nA: float, nB: float, phi: float | None = None) -> None:
+        """One tick; requests count as 1/phi of one (phi: the expected dispersion)."""
+        phi = self.disp.next(nB / (nA + nB) if nA + nB > 0 else 0.0) if phi is None else phi
         if nA <= 0 or nB <= 0:
             return
         t = self.theta0(nB / (nA + nB))
         if t is None:
             return
         info = self.p * (1 - self.p) * nA * nB / (nA + nB)
-        self.V += info
-        self.m += info * abs(t)
+        self.V += info / phi
+        self.m += info * abs(t) / phi
+        self.S2 += info / (phi * phi)
 
     def add_many(self, nA: float, nB: float, n: int) -> None:
-        """n ticks of (nA, nB) at once (the sums are linear in the ticks)."""
-        if n <= 0 or nA <= 0 or nB <= 0:
-            return
-        t = self.theta0(nB / (nA + nB))
-        if t is None:
-            return
-        info = self.p * (1 - self.p) * nA * nB / (nA + nB)
-        self.V += n * info
-        self.m += n * info * abs(t)
+        """n ticks of (nA, nB): one by one while phi settles, then the rest at once."""
+        w = nB / (nA + nB) if nA + nB > 0 else 0.0
+        phi = 1.0
+        for _ in range(min(n, BULK)):
+            phi = self.disp.next(w)
+            self.add(nA, nB, phi)
+        rest = n - min(n, BULK)
+        if rest > 0 and nA > 0 and nB > 0:
+            t = self.theta0(w)
+            if t is not None:
+                info = self.p * (1 - self.p) * nA * nB / (nA + nB)
+                self.V += rest * info / phi
+                self.m += rest * info * abs(t) / phi
+                self.S2 += rest * info / (phi * phi)
+            self.disp.j += rest
 
     def _safe(self, z: float) -> float:
         vals = [w + g * z - g * g * self.V / 2 for g, w in zip(self.gs, self.logw, strict=True)]
@@ -167,8 +208,8 @@ class _Prop:
         """P(the safety e-value is past 1/alpha_k now)."""
         if self.V <= 0:
             return 0.0
-        sd = math.sqrt(self.V)
-        z = _bisect(lambda x: self._safe(x) >= self.lt, -10 * sd, self.m + 40 * sd + 50)
+        sd, hi = math.sqrt(self.S2), math.sqrt(self.V)
+        z = _bisect(lambda x: self._safe(x) >= self.lt, -10 * hi, self.m + 40 * hi + 50)
         return 0.0 if math.isinf(z) else 1.0 - _phi((z - self.m) / sd)
 
     def median_certified(self) -> bool:
@@ -182,13 +223,15 @@ class _Mean:
 
     def __init__(self, delta: float, sigma: float, alpha_k: float) -> None:
         self.delta, self.s2, self.alpha_k = delta, sigma * sigma, alpha_k
-        self.nA = self.nB = self.Vb = self.W = 0.0
+        self.nA = self.nB = self.Vb = self.W = self.W2 = 0.0
         self.rho: float | None = None
         self.ticks = 0
+        self.disp = _Disp()
 
-    def add(self, nA: float, nB: float) -> None:
+    def add(self, nA: float, nB: float, phi: float | None = None) -> None:
         from rollout.gates import sequential, stats
 
+        phi = self.disp.next(nB / (nA + nB) if nA + nB > 0 else 0.0) if phi is None else phi
         self.nA += nA
         self.nB += nB
         if nA < 2 or nB < 2:
@@ -197,23 +240,28 @@ class _Mean:
         w = nA * nB / (nA + nB)
         burning = self.nA < sequential.BURN_IN or self.nB < sequential.BURN_IN
         if burning or self.rho is None:
-            self.Vb += w * w * self.s2 * (1 / nA + 1 / nB)
+            self.Vb += w * self.s2 / phi
             if not burning:
                 self.rho = stats.nm_rho(self.Vb, self.alpha_k)
             return
-        self.W += w
+        self.W += w / phi
+        self.W2 += w / (phi * phi)
 
     def add_many(self, nA: float, nB: float, n: int) -> None:
-        while n > 0 and (self.rho is None or nA < 2 or nB < 2):  # the burn-in, tick by tick
-            self.add(nA, nB)
-            n -= 1
-            if nA < 2 or nB < 2:
-                return
-        if n > 0:
-            self.nA += n * nA
-            self.nB += n * nB
-            self.ticks += n
-            self.W += n * nA * nB / (nA + nB)
+        w = nB / (nA + nB) if nA + nB > 0 else 0.0
+        phi = 1.0
+        for _ in range(min(n, BULK)):
+            phi = self.disp.next(w)
+            self.add(nA, nB, phi)
+        rest = n - min(n, BULK)
+        if rest > 0:
+            self.nA += rest * nA
+            self.nB += rest * nB
+            self.disp.j += rest
+            if nA >= 2 and nB >= 2 and self.rho is not None:
+                self.ticks += rest
+                self.W += rest * nA * nB / (nA + nB) / phi
+                self.W2 += rest * nA * nB / (nA + nB) / (phi * phi)
 
     def chance(self) -> float:
         from rollout.gates import sequential, stats
@@ -224,7 +272,7 @@ class _Mean:
             return 0.0  # too few ticks for a mean to be trusted yet (never certified)
         V = self.s2 * self.W
         r = stats.nm_radius(V, self.rho, self.alpha_k)
-        return 1.0 - _phi((r - self.W * self.delta) / math.sqrt(V))
+        return 1.0 - _phi((r - self.W * self.delta) / math.sqrt(self.s2 * self.W2))
 
     def median_certified(self) -> bool:
         return self.chance() >= 0.5
