@@ -56,6 +56,7 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     return Ws(tmp_path, capsys)
 
 
+@pytest.mark.slow  # over a second: rollouts wave by wave
 def test_wave_two_fails_wave_three_never_starts_wave_one_rolls_back(ws: Ws) -> None:
     code, out = ws.cli("apply", str(ws.plan()))
     assert code == 3, out
@@ -94,6 +95,7 @@ def test_wave_two_fails_wave_three_never_starts_wave_one_rolls_back(ws: Ws) -> N
     ]
 
 
+@pytest.mark.slow  # over a second: rollouts wave by wave
 def test_hold_keeps_earlier_waves_on_the_candidate_and_says_so(ws: Ws) -> None:
     text = EXAMPLE.read_text().replace("on_failure: rollback", "on_failure: hold")
     code, out = ws.cli("apply", str(ws.plan(text)), "-o", "json")
@@ -104,6 +106,7 @@ def test_hold_keeps_earlier_waves_on_the_candidate_and_says_so(ws: Ws) -> None:
     assert "wave-hold" in ws.kinds("support-bot-canary-eastus")
 
 
+@pytest.mark.slow  # over a second: rollouts wave by wave
 def test_an_approval_wave_waits_before_its_first_stage(ws: Ws) -> None:
     healthy = EXAMPLE.read_text().replace("error_rate: 0.05", "error_rate: 0.01")
     code, _ = ws.cli("apply", str(ws.plan(healthy)))

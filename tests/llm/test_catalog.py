@@ -122,6 +122,7 @@ def test_each_source_answers_its_signals_and_refuses_the_rest_where_the_gate_say
             assert signal in pr.message and source in pr.message
 
 
+@pytest.mark.slow  # over a second: a whole CLI run
 def test_unknown_signal_is_a_located_error_with_a_suggestion_and_exit_2(tmp_path: Path) -> None:
     p = plan(tmp_path, "  - {name: t, signal: tfft, max_ratio: 1.2}\n")
     r = subprocess.run(

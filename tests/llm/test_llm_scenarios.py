@@ -45,6 +45,7 @@ CAUGHT_BY = {
 }
 
 
+@pytest.mark.slow  # over a second: simulated rollouts per scenario
 @pytest.mark.parametrize("scenario", [*CAUGHT_BY, "cheaper-equal-quality"])
 def test_llm_scenario_through_the_simulate_command(
     tmp_path: Path, scenario: str, capsys: pytest.CaptureFixture[str]

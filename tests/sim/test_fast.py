@@ -30,6 +30,7 @@ def _both(tmp_path: Path) -> Plan:
     return load(write_plan(tmp_path, gates)).plan
 
 
+@pytest.mark.slow  # over a second: virtual rollouts on both paths
 @pytest.mark.parametrize(
     ("scenario", "runs"),
     [("healthy", 12), ("error-2x", 12), ("latency+10%", 8), ("broken-router", 8), ("drift", 8)],
@@ -45,6 +46,7 @@ def test_same_outcomes_as_the_engine_run_by_run(tmp_path: Path, scenario: str, r
     assert {o.outcome for o in want} & {"rolled_back", "completed", "halted"}
 
 
+@pytest.mark.slow  # over a second: virtual rollouts on both paths
 @pytest.mark.parametrize(
     ("path", "scenario"),
     [
@@ -63,6 +65,7 @@ def test_shipped_plans_same_outcomes(path: str, scenario: str) -> None:
     assert all(fast._same_outcome(a, b) for a, b in zip(got, want, strict=True)), (got, want)
 
 
+@pytest.mark.slow  # over a second: virtual rollouts on both paths
 def test_the_fast_path_is_the_one_taken_and_agrees_with_itself_across_workers(
     tmp_path: Path,
 ) -> None:

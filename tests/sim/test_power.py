@@ -130,6 +130,7 @@ def test_bad_traffic_is_invalid_input(text: str) -> None:
         parse_traffic(text)
 
 
+@pytest.mark.slow  # over a second: the plan's power preview
 def test_plan_shows_and_emits_the_preview(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -60,6 +60,7 @@ def test_healthy_false_rollbacks_stay_within_alpha_under_drift_and_incident(
         assert s["outcomes"]["completed"] + s["outcomes"]["rolled_back"] == runs
 
 
+@pytest.mark.slow  # over a second: many virtual rollouts
 def test_latency_power_and_tail_detection(tmp_path: Path) -> None:
     gates = (
         LATENCY_GATE
