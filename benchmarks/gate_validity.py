@@ -373,7 +373,7 @@ def clustered(runs: int, seed: int, rpms: tuple[float, ...], which: tuple[int, .
         "| SRM halts, buckets |"
     )
     print("|---|---|---|---|---|---|")
-    settings = [SETTINGS[i] for i in which]
+    settings = [SETTINGS[i] for i in which if i < len(SETTINGS)]
     for s in settings:
         for rpm in rpms:
             rng = np.random.default_rng([seed, int(rpm), SETTINGS.index(s)])
