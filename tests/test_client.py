@@ -326,6 +326,7 @@ def routes_bytes(draw: st.DrawFn) -> bytes:
     return draw(st.binary(max_size=200))
 
 
+@pytest.mark.slow  # over a second: fuzzed routes files
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

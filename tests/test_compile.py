@@ -5,6 +5,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,6 +96,7 @@ def reordered(obj: Any, rng: random.Random) -> Any:
 DIGESTS = {"baseline": "a" * 64, "candidate": "b" * 64}
 
 
+@pytest.mark.slow  # over a second: hypothesis over many plans
 @settings(max_examples=200, deadline=None)
 @given(data=valid_plans(), seed=st.integers(0, 2**32))
 def test_valid_plans_compile_to_rising_weights_and_stable_hash(
@@ -117,6 +119,7 @@ def test_valid_plans_compile_to_rising_weights_and_stable_hash(
     assert compile_plan(PlanSpec.model_validate(shuffled), DIGESTS).plan_hash == plan.plan_hash
 
 
+@pytest.mark.slow  # over a second: hypothesis over many plans
 @settings(max_examples=100, deadline=None)
 @given(data=valid_plans(), other=st.lists(st.integers(1, 99), max_size=12, unique=True).map(sorted))
 def test_hash_changes_with_weights(data: dict[str, Any], other: list[int]) -> None:

@@ -11,6 +11,7 @@ counts. A cycle is reported as its strongly connected component with one concret
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +102,7 @@ def edges_of(tree: ast.AST, name: str, is_pkg: bool, known: set[str]) -> set[str
     return out
 
 
+@functools.cache  # both cycle tests read the same tree: parse it once
 def graph() -> dict[str, set[str]]:
     mods = modules()
     known = set(mods)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from rollout.records import Phase
@@ -15,6 +16,7 @@ def routes(ws: Workspace) -> dict[str, tuple[int, str]]:
     return {v["name"]: (v["weight"], v["model"]) for v in doc["variants"]}
 
 
+@pytest.mark.slow  # over a second: two whole rollouts
 def test_undo_goes_back_to_the_previous_baseline_with_the_same_gates(ws: Workspace) -> None:
     plan = ws.write_plan()
     assert ws.cli("apply", str(plan)).code == 0
@@ -37,6 +39,7 @@ def test_undo_goes_back_to_the_previous_baseline_with_the_same_gates(ws: Workspa
     assert (ws.root / "demo-undo.yaml").exists()
 
 
+@pytest.mark.slow  # over a second: two whole rollouts
 def test_write_only_writes_a_plan_for_review(ws: Workspace) -> None:
     assert ws.cli("apply", str(ws.write_plan())).code == 0
     out = ws.root / "review.yaml"

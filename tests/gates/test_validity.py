@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import pytest
 
 from rollout.gates import sequential, stats
 from rollout.gates.evaluate import Settings, Tick, evaluate
@@ -104,6 +105,7 @@ def test_risk_ratio_tolerance_follows_the_tick_rate() -> None:
     assert got > math.log(1.25) + 0.3  # at 60 % a risk ratio of 1.25 is an odds ratio of 2
 
 
+@pytest.mark.slow  # over a second: many simulated rollouts
 def test_risk_ratio_margin_holds_under_drift_at_high_base_rates() -> None:
     # issue #16: at the margin with the base falling 60 % -> 30 % the old test certified `pass`
     # 86.8 % of the time; within the margin (1.2x) rising 30 % -> 60 % it rolled back 77.5 %
@@ -282,6 +284,7 @@ def without_buckets(ticks: list[Tick]) -> list[Tick]:
     return [Tick(at=t.at, stage=t.stage, weight=t.weight, readings=t.readings) for t in ticks]
 
 
+@pytest.mark.slow  # over a second: many simulated rollouts
 def test_bucket_readings_keep_healthy_clustered_rollouts_from_false_rollbacks() -> None:
     g = gate(max_ratio=1.0)
     by_bucket = by_request = 0

@@ -13,6 +13,8 @@ from rollout.records import Phase
 from tests.commands.conftest import Workspace, plan_text
 from tests.notify.conftest import Endpoint, Silent
 
+pytestmark = pytest.mark.slow  # every test posts to a local HTTP server
+
 HOOK = "ROLLOUT_TEST_HOOK"
 
 

@@ -104,6 +104,7 @@ def test_teams_body() -> None:
     assert {"title": "error-rate", "value": "failed"} in card["body"][2]["facts"]
 
 
+@pytest.mark.slow  # over a second: a local HTTP server
 def test_each_type_posts_its_own_body(
     ws: Workspace, endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -143,6 +144,7 @@ def test_the_plan_section(tmp_path: Path) -> None:
         load(p)
 
 
+@pytest.mark.slow  # over a second: a local HTTP server
 def test_close_never_waits_past_the_deadline(silent: Silent) -> None:
     target = NotifyTarget(type="slack", url_env="HOOK", timeout=0.5, retries=3)
     n = Notifier([target], "demo", env={"HOOK": silent.url})

@@ -13,7 +13,9 @@ from rollout.testing.state import ClaimsConformance
 
 
 class TestClaims(ClaimsConformance):
-    @pytest.fixture(params=["sqlite", "postgres"])
+    @pytest.fixture(
+        params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])]
+    )
     def store(self, request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Any:
         if request.param == "sqlite":
             from rollout.state.sqlite import SQLiteStore
