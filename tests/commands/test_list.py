@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.commands.conftest import Workspace
 
 
@@ -14,6 +16,7 @@ def test_no_store_means_no_rollouts_and_nothing_is_created(ws: Workspace) -> Non
     assert doc == {"schema": "rollout.list/v1", "rollouts": []}
 
 
+@pytest.mark.slow  # about a second: several rollouts
 def test_one_row_per_rollout(ws: Workspace) -> None:
     assert ws.cli("apply", str(ws.write_plan())).code == 0
     bad = ws.root / "bad.yaml"

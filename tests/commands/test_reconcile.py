@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rollout.records import Phase
 from tests.commands.conftest import Workspace
 
@@ -23,6 +25,7 @@ def test_a_failing_candidate_waiting_at_an_approval_is_rolled_back_by_the_next_r
     assert ws.run().phase == Phase.ROLLED_BACK and ws.candidate_weight() == 0
 
 
+@pytest.mark.slow  # about a second: a bake reconciled piece by piece
 def test_reconcile_advances_a_bake_a_piece_at_a_time(ws: Workspace) -> None:
     plan = ws.write_plan()
     assert ws.cli("apply", str(plan), "--until", "pilot").code == 0

@@ -143,6 +143,7 @@ def test_no_exception_and_finite_evidence_at_any_count(data: Any) -> None:
         _check(gate, tick, state, v)
 
 
+@pytest.mark.slow  # about a second: hypothesis examples
 @settings(max_examples=60, deadline=None)
 @given(
     nA=st.integers(0, 10**9),

@@ -36,6 +36,7 @@ def test_create_dirs_and_rollouts_own_directory(tmp_path: Path) -> None:
     assert own.get_weights() == Weights.of(5)
 
 
+@pytest.mark.slow  # about a second
 def test_preflight_names_the_missing_directory(ws: Workspace) -> None:
     plan = ws.root / "plan.yaml"
     plan.write_text(plan_text().replace("path: routes.json", "path: nonexistent/dir/r.json"))
