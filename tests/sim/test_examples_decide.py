@@ -25,6 +25,11 @@ PLANS = {
     "plans/pilot-expansion-full.yaml": 300,
     "plans/blue-green.yaml": 200,
     "plans/linear-10.yaml": 100,
+    # the LLM templates' signal gates take the engine path (about a second per healthy run)
+    "plans/cheaper-model.yaml": 50,
+    "plans/model-version-upgrade.yaml": 50,
+    "plans/payg-to-provisioned.yaml": 50,
+    "plans/prompt-change.yaml": 50,
 }
 
 

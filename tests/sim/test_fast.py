@@ -52,7 +52,7 @@ def test_same_outcomes_as_the_engine_run_by_run(tmp_path: Path, scenario: str, r
     [
         ("plans/pilot-expansion-full.yaml", "error-2x"),
         ("plans/pilot-expansion-full.yaml", "healthy"),
-        ("examples/quickstart/plan.yaml", "error-2x"),
+        ("examples/bad-candidate/plan.yaml", "error-2x"),
     ],
 )
 def test_shipped_plans_same_outcomes(path: str, scenario: str) -> None:
