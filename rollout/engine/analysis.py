@@ -25,6 +25,7 @@ from rollout.engine.types import (
     next_step,
 )
 from rollout.gates.evaluate import Settings, Verdict, evaluate
+from rollout.llm import units
 from rollout.records import Event, Phase, Plan, Run, Step
 
 
@@ -67,7 +68,8 @@ def judge(
             ev(
                 "verdict",
                 now,
-                verdict.summary,
+                # a signal gate's numbers in its unit (ms, tokens, $), as status shows them
+                units.readable(specs[name].signal, verdicts[name]) or verdict.summary,
                 gate=name,
                 status=verdict.status,
                 halt=verdict.halt,
