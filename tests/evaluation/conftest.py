@@ -1,6 +1,7 @@
-"""Fixtures for the evaluate stage: a workspace (tmp_path) holding the shipped dataset and eval
-command (tests/fixtures/eval), a plan that runs them before a simulated-traffic rollout, a SQLite
-store, and `cli(...)` on a FakeClock (as tests/commands does)."""
+"""Fixtures for the evaluate stage: a workspace (tmp_path) holding the shipped example's dataset
+and eval command (examples/evaluate/evals: the tests run the very files a user copies), a plan
+that runs them before a simulated-traffic rollout, a SQLite store, and `cli(...)` on a
+FakeClock (as tests/commands does)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from rollout.clock import FakeClock
 from tests.commands.conftest import Workspace
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
+FIXTURES = Path(__file__).resolve().parents[2] / "examples" / "evaluate" / "evals"
 
 PLAN = """\
 apiVersion: rollout/v1
@@ -61,7 +62,7 @@ def plan_text(
     command: str | None = None,
 ) -> str:
     if command is None:
-        command = f'["{sys.executable}", evals/score_support.py]'
+        command = f'["{sys.executable}", evals/score.py]'
     return PLAN.format(
         candidate=candidate,
         mode=mode,
@@ -87,7 +88,7 @@ def ws(
     monkeypatch.delenv("ROLLOUT_STATE", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     (tmp_path / "evals").mkdir()
-    for f in ("support.jsonl", "score_support.py"):
+    for f in ("support.jsonl", "score.py"):
         shutil.copy(FIXTURES / f, tmp_path / "evals" / f)
     (tmp_path / "prompts").mkdir()
     (tmp_path / "prompts" / "baseline.txt").write_text("You are a support agent.\n")

@@ -1,5 +1,5 @@
 """`rollout apply` with an `evaluate:` section, end to end in process: the shipped dataset
-(tests/fixtures/eval/support.jsonl, 40 items) and a real eval command (score_support.py, run as
+(examples/evaluate/evals/support.jsonl, 40 items) and a real eval command (score.py, run as
 a subprocess per variant) before a simulated-traffic rollout, on a FakeClock.
 
 The must-show of issue #12: a worse candidate is stopped before any traffic moves."""

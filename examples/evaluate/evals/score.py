@@ -10,7 +10,8 @@ A variant's answer to an item is graded skill − 0.4 · difficulty, plus an ite
 both variants (some questions are just harder to grade well) and a small per-variant wobble:
 pairing by item cancels the shared part. Test knobs (environment): EVAL_MODE = exit | badjson |
 nan | sleep | missing | empty (for the candidate only, unless EVAL_MODE_ALL=1), EVAL_SHAPE =
-lines (default) | items | scores, EVAL_LOG = a file each run appends its variant to.
+lines (default) | items | scores, EVAL_LOG = a file each run appends its variant to,
+EVAL_FAIL_FILE = while this file exists, every run exits 1.
 """
 
 import hashlib
@@ -49,6 +50,8 @@ def main() -> int:
     if os.environ.get("EVAL_LOG"):
         with open(os.environ["EVAL_LOG"], "a", encoding="utf-8") as log:
             log.write(variant + "\n")
+    if os.path.exists(os.environ.get("EVAL_FAIL_FILE") or "/nonexistent"):
+        mode = "exit"  # an outage the test can end by deleting the file
     if mode == "exit":
         print("judge endpoint returned 500", file=sys.stderr)
         return 1
