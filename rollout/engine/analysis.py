@@ -64,12 +64,15 @@ def judge(
         states[name], verdict = evaluate(specs[name], states.get(name, {}), tick, settings)
         results.append(verdict)
         verdicts[name] = verdict.model_dump()
+        # a signal gate's numbers in its unit (ms, tokens, $), said once here for every reader
+        # (status, watch, history, the report, notifications)
+        summary = units.readable(specs[name].signal, verdicts[name]) or verdict.summary
+        verdicts[name]["summary"] = summary
         events.append(
             ev(
                 "verdict",
                 now,
-                # a signal gate's numbers in its unit (ms, tokens, $), as status shows them
-                units.readable(specs[name].signal, verdicts[name]) or verdict.summary,
+                summary,
                 gate=name,
                 status=verdict.status,
                 halt=verdict.halt,

@@ -62,10 +62,7 @@ def context(run: Run, events: list[Event]) -> dict[str, Any]:
     from rollout.redact import redact
 
     data = runs.data(run)
-    # signal gates' evidence in ms, tokens and dollars; the cost gate projected to 100 %
-    data["verdicts"] = {
-        g: {**v, "summary": units.summary_of(run.plan.spec, g, v)} for g, v in run.verdicts.items()
-    }
+    # the cost gate projected to 100 % (signal gates' summaries are in their units already)
     projection = units.cost_projection(run.plan.spec, run.verdicts)
     return redact(
         {

@@ -7,7 +7,6 @@ from typing import Any
 
 from rollout.durations import format_duration
 from rollout.engine import current_step
-from rollout.llm import units
 from rollout.records import Run
 from rollout.views._format import iso, step_of
 
@@ -61,7 +60,7 @@ def summary(run: Run, now: datetime, *, until: str | None = None) -> list[str]:
     if run.message:
         lines.append(f"  {run.message}")
     for gate, v in run.verdicts.items():
-        text = units.summary_of(run.plan.spec, gate, v)  # signal gates in ms, tokens, $
+        text = v.get("summary")  # signal gates already in ms, tokens, $ (engine.analysis)
         lines.append(f"  gate {gate}: {v.get('status')} — {text}")
     if until is not None and not run.phase.finished:
         lines.append(

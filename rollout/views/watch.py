@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from rollout.durations import format_duration
-from rollout.llm import units
 from rollout.records import Holder, Run
 from rollout.views import runs
 from rollout.views._format import iso, weights
@@ -36,7 +35,7 @@ def human(run: Run, now: datetime, holder: Holder | None = None) -> list[str]:
     lines.append(f"  set     {weights(run.desired)}")
     lines.append(f"  served  {weights(run.verified)}")
     for gate, v in run.verdicts.items():
-        text = units.summary_of(run.plan.spec, gate, v)  # signal gates in ms, tokens, $
+        text = v.get("summary")  # signal gates already in ms, tokens, $ (engine.analysis)
         lines.append(f"  gate {gate}: {v.get('status')} — {text}")
     left, full = runs.bake_left(run, now), runs.to_full(run, now)
     if full is not None:
