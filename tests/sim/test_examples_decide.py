@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLANS = {
     "examples/quickstart/plan.yaml": 400,
     "examples/bad-candidate/plan.yaml": 400,
+    "examples/evaluate/plan.yaml": 400,  # its traffic stage, after the offline evaluation
     "plans/pilot-expansion-full.yaml": 300,
     "plans/blue-green.yaml": 200,
     "plans/linear-10.yaml": 100,
