@@ -83,6 +83,7 @@ class Notifier:
         self.sent: list[tuple[str, str]] = []  # (target type, kind) delivered
         self._stop = threading.Event()
         self._abandoned: set[int] = set()  # sends given up by wait(): their late end is ignored
+        self._ended: set[int] = set()  # sends whose end (sent or failed) is recorded
 
     # -- feeding ----------------------------------------------------------------------------
     def __call__(self, event: Event) -> None:
@@ -126,6 +127,7 @@ class Notifier:
             self._deliver(s)
             with self._lock:
                 if id(s) not in self._abandoned:
+                    self._ended.add(id(s))
                     self.sent.append((s.target.type, s.note.kind))
         except Exception as exc:
             self._fail(s, str(exc) or type(exc).__name__)
@@ -167,16 +169,20 @@ class Notifier:
                 raise RuntimeError(f"{why} (no time left to retry within {t.timeout:g}s)")
             self._stop.wait(pause)
 
-    def _fail(self, s: _Send, error: str) -> None:
+    def _failure(self, s: _Send, error: str) -> Failure:
         from rollout.redact import redact_text
 
         url = self.env.get(s.target.url_env, "")
         text = error.replace(url, "***") if url else error
-        f = Failure(
+        return Failure(
             s.target.type, s.target.url_env, s.note.kind, redact_text(text), time.monotonic()
         )
+
+    def _fail(self, s: _Send, error: str) -> None:
+        f = self._failure(s, error)
         with self._lock:
-            if id(s) not in self._abandoned:
+            if id(s) not in self._abandoned and id(s) not in self._ended:
+                self._ended.add(id(s))
                 self.failures.append(f)
 
     # -- closing ------------------------------------------------------------------------------
@@ -188,9 +194,14 @@ class Notifier:
             left = s.deadline - time.monotonic()
             if s.done.wait(max(0.0, left) + 0.05):
                 continue
-            self._fail(s, f"no answer within {s.target.timeout:g}s; given up")
+            given_up = self._failure(s, f"no answer within {s.target.timeout:g}s; given up")
+            # One record per send: the sending thread may end (and record) at this very moment,
+            # so giving up and recording it are one step under the lock.
             with self._lock:
-                self._abandoned.add(id(s))
+                if id(s) not in self._ended:
+                    self._abandoned.add(id(s))
+                    self._ended.add(id(s))
+                    self.failures.append(given_up)
 
     def close(self, store: StateStore | None = None, clock: Clock | None = None) -> list[Failure]:
         """Wait (bounded by the deadlines), then record each failure as a `notify` event."""
