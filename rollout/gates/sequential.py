@@ -12,7 +12,7 @@ equally between its sub-tests (Bonferroni, valid uniformly over time):
   non-inferiority is certified. Counts are rounded to whole numbers (increase() is fractional).
 * the same with users as the unit, when the tick carries readings per hash bucket of the
   sticky key (Tick.buckets): a cluster-robust normal-mixture e-process on per-bucket sums of
-  the tick-stratified contrast at the bound (_bucket_bound). Without buckets the verdict's
+  the tick-stratified contrast at the bound (rollout.gates.buckets). Without buckets the verdict's
   evidence says it assumed independent requests.
 * mean, relative bound: a normal-mixture confidence sequence on the contrast, stratified by
   tick (per-tick differences weighted by nA nB / (nA + nB)), after a burn-in of 100 samples per
@@ -28,7 +28,7 @@ equally between its sub-tests (Bonferroni, valid uniformly over time):
   quantile, e.g. `events: latency_over{variant="{{ variant }}",le="2.1"}` with max_ratio 1.2.
 * `value` gates have no samples to test: they keep threshold semantics under this method.
 
-Harm evidence is an e-detector (log_share): a mixture of e-processes, one started with the
+Harm evidence is an e-detector (gates.detector): a mixture of e-processes, one started with the
 rollout and one at each later step (and after a halt, or a `rollout retry`), on shares of the
 bound's alpha that sum to 1; a regression that begins after a healthy pilot is judged by
 evidence from its own step, and no restart spends alpha again. State is JSON (lists of floats).
@@ -39,58 +39,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rollout.gates import describe, readings, stats, threshold
+from rollout.gates import buckets, describe, detector, readings, srm, stats, threshold
 from rollout.gates.types import Settings, Tick, Verdict
 from rollout.spec import Gate
 
-SRM_ALPHA = 0.001
-SRM_BAND = 0.2  # a share within 20 % (relative) of the weight is not a mismatch
-SRM_WARMUP = 10  # ticks at a weight before its split is tested (the dispersion needs them)
-SRM_SIGMA = 0.3  # prior scale of the log-odds shift beyond the band
-BURN_IN = 100  # samples per variant before a normal-mixture test acts (CLT)
 RELATIVE = ("max_ratio", "max_increase", "min_ratio", "max_decrease")
 ABSOLUTE = ("max", "min")
-FIRST_SHARE = 0.7  # share of a harm test's alpha for the e-process started at the first tick
-MAX_STARTS = 16  # e-processes a harm test may start (one per step; restarts after a halt)
-
-
-def log_share(k: int) -> float:
-    """log pi_k, the alpha share of the k-th e-process a harm test starts (sum over k: 1).
-
-    pi_0 = FIRST_SHARE for the one that starts with the rollout; pi_k = (1 - FIRST_SHARE) /
-    (k (k + 1)) for the one started at the k-th later step or restart. The harm evidence is
-    sum_k pi_k E_k: a mixture of e-processes, each 1 until its (predictable) start, so it is an
-    e-process itself and reaching 1/alpha has probability <= alpha over every start and restart
-    together (an e-detector: a regression that begins at a later step is judged by evidence
-    that begins there, not by the healthy evidence of the steps before it)."""
-    if k == 0:
-        return math.log(FIRST_SHARE)
-    return math.log((1.0 - FIRST_SHARE) / (k * (k + 1)))
-
-
-def _lse(vals: list[float]) -> float:
-    m = max(vals)
-    if m == -math.inf:
-        return m
-    return m + math.log(sum(math.exp(v - m) for v in vals))
 
 
 def bounds(gate: Gate) -> list[tuple[str, float]]:
     return [
         (b, float(getattr(gate, b))) for b in (*RELATIVE, *ABSOLUTE) if getattr(gate, b) is not None
     ]
-
-
-def _copy(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _copy(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return list(obj)
-    return obj
-
-
-def _zeros() -> list[float]:
-    return [0.0] * stats.GRID_POINTS
 
 
 def evaluate(
@@ -105,7 +65,7 @@ def evaluate(
         }
         return st, v.model_copy(update={"evidence": ev})
     st = (
-        _copy(state)
+        detector.copy(state)
         if state
         else {
             "v": 2,
@@ -143,15 +103,15 @@ def evaluate(
     role = "total" if gate.kind == "proportion" else "count"
     # counts are numbers (increase() is fractional): the nearest integer, never truncated
     nB, nA = stats.whole(cand.get(role, 0.0)), stats.whole(base.get(role, 0.0))
-    srm = _srm(st, nA, nB, tick.weight / 100.0)
+    split = srm.check(st, nA, nB, tick.weight / 100.0)
     # Counts that are not independent draws (extrapolated increase() readings, x 4/3 with
     # 15 s scrapes of a 1 min window; bursts of one user) scatter more than binomially; the
     # split check measures by how much, and the request-level tests count each request as
     # 1/phi of one (a predictable plug-in: from the ticks before this one).
-    phi = srm["dispersion"] if srm["dispersion"] is not None else st.get("phi", 1.0)
+    phi = split["dispersion"] if split["dispersion"] is not None else st.get("phi", 1.0)
     st["phi"] = phi
     if gate.kind == "proportion":
-        rows = _bucket_rows(tick)
+        rows = buckets.rows(tick)
         results, words, ev = _proportion(gate, st, cand, base, alpha_k, fresh, rows, phi)
     else:
         results, words, ev = _mean(gate, st, cand, base, alpha_k, fresh, phi)
@@ -161,7 +121,7 @@ def evaluate(
         st,
         results,
         words,
-        {**ev, "srm": srm, "alpha": settings.alpha, "alpha_per_bound": alpha_k},
+        {**ev, "srm": split, "alpha": settings.alpha, "alpha_per_bound": alpha_k},
     )
 
 
@@ -172,7 +132,7 @@ def carry(state: dict[str, Any]) -> dict[str, Any]:
     the candidate is the same (same plan hash). Threshold-method state starts over."""
     if state.get("v") != 2:
         return {}
-    st = _copy(state)
+    st = detector.copy(state)
     st["step"] = None  # the retry's first tick starts nothing more: the restarts below do
     st["srm"] = [0.0] * len(st["srm"])
     st["srm_k"] = st.get("srm_k", 0) + 1
@@ -188,9 +148,9 @@ def carry(state: dict[str, Any]) -> dict[str, Any]:
                 t["harm_from_late"] = True
         elif "up" in t:  # a proportion relative bound: restart the harm side only
             harm = "up" if name in ("max_ratio", "max_increase") else "down"
-            _restart(t, (harm,), _zeros())
+            detector.restart(t, (harm,), detector.zeros())
         elif "cu" in t:
-            _restart(t, ("cu", "cd", "bu", "bd"), _zeros())
+            detector.restart(t, ("cu", "cd", "bu", "bd"), detector.zeros())
         elif name in RELATIVE:  # a mean relative bound: S, V, W serve both sides; keep them
             # for `pass` and start the harm side afresh as a late component on the next share
             t["k0"] = t.get("k0", 0)
@@ -208,128 +168,6 @@ def carry(state: dict[str, Any]) -> dict[str, Any]:
     return st
 
 
-def _srm(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
-    """The sample-ratio check: is the candidate's share of requests far from the weight?
-
-    A router that assigns users (sticky keys), not requests, splits requests only roughly:
-    a few heavy users on one side move the share, and bursts make it jump from minute to
-    minute. So the test is robust on both counts: (1) its null is a band, a share within
-    SRM_BAND (relative) of the weight, and only a split beyond it is a mismatch (a broken
-    router sends 2x or 0.5x, not 1.05x); (2) counts are deflated by a dispersion factor, the
-    Pearson statistic of the past ticks' shares at this weight (>= 1; a predictable plug-in),
-    and nothing is tested before SRM_WARMUP such ticks. Each side is a binomial mixture
-    e-process against its edge of the band (valid on the whole side by monotone likelihood
-    ratio); they are averaged."""
-    cum = st["cum"]
-    lo, hi = w * (1 - SRM_BAND), min(w * (1 + SRM_BAND), 1 - 1e-9)
-    d = st.setdefault("srm_disp", [0.0, 0.0, 0.0, 0])  # sum n, sum n s, sum n s^2, ticks
-    phi = None
-    # The first window after a weight change may hold requests routed before the router
-    # caught up, so it is left out (a predictable rule: the e-process stays valid).
-    if st.get("srm_weight") == w and 0.0 < w < 1.0:
-        n = nA + nB
-        phi = _dispersion(st.get("srm_done", [0.0, 0.0]), d)
-        if d[3] >= SRM_WARMUP and d[0] > 0:
-            half = len(st["srm"]) // 2
-            up, down = st["srm"][:half], st["srm"][half:]
-            # the split check itself takes the raw estimate (no shrinking toward 1: a halt is
-            # the error it must not make), never below the shrunk one
-            f = max(phi, _dispersion(st.get("srm_done", [0.0, 0.0]), d, prior=0.0))
-            stats.binom_update(up, [0.0] * half, n / f, nB / f, hi, SRM_SIGMA, n_grid=half)
-            stats.binom_update([0.0] * half, down, n / f, nB / f, lo, SRM_SIGMA, n_grid=half)
-            st["srm"] = up + down
-        if n > 0:
-            s_t = nB / n
-            d[0], d[1], d[2], d[3] = d[0] + n, d[1] + n * s_t, d[2] + n * s_t * s_t, d[3] + 1
-        cum["srm_a"] = cum.get("srm_a", 0) + nA  # the observed split at this weight, for words
-        cum["srm_b"] = cum.get("srm_b", 0) + nB
-    else:
-        cum["srm_a"] = cum["srm_b"] = 0
-        done = st.setdefault("srm_done", [0.0, 0.0])  # (chi^2, df) of the weights before
-        c2, df = _pearson(d)
-        done[0], done[1] = done[0] + c2, done[1] + df
-        st["srm_disp"] = [0.0, 0.0, 0.0, 0]
-        phi = _dispersion(done, st["srm_disp"])
-    st["srm_weight"] = w
-    half = len(st["srm"]) // 2
-    _, logw = stats.half_grid(SRM_SIGMA, half, 2.0)
-    le = _lse(
-        [stats.log_mix(st["srm"][:half], logw), stats.log_mix(st["srm"][half:], logw)]
-    ) + math.log(0.5)
-    # after a halt the test starts over with the next share of SRM_ALPHA (never spent again)
-    le += log_share(st.get("srm_k", 0))
-    fired = le >= math.log(1 / SRM_ALPHA)
-    tot = cum["srm_a"] + cum["srm_b"]
-    out = {
-        "log_e": le,
-        "fired": fired,
-        "expected_share": w,
-        "observed_share": cum["srm_b"] / tot if tot else None,
-        "band": [lo, hi],
-        "dispersion": phi,
-    }
-    if fired:  # halt once; a person resumes, and the test starts over on the next share
-        st["srm"] = [0.0] * len(st["srm"])
-        st["srm_k"] = st.get("srm_k", 0) + 1
-        cum["srm_a"] = cum["srm_b"] = 0
-    return out
-
-
-DISPERSION_PRIOR = 10.0  # pseudo degrees of freedom at dispersion 1 (shrinks a noisy estimate)
-
-
-def _pearson(d: list[float]) -> tuple[float, float]:
-    """(chi^2, degrees of freedom) of one weight's per-tick shares about their mean."""
-    n, ns, nss, k = d
-    if k < 2 or n <= 0:
-        return 0.0, 0.0
-    m = ns / n
-    if not 0.0 < m < 1.0:
-        return 0.0, 0.0
-    return max(0.0, nss - ns * ns / n) / (m * (1 - m)), k - 1
-
-
-def _dispersion(done: list[float], d: list[float], prior: float = DISPERSION_PRIOR) -> float:
-    """Pearson dispersion of per-tick shares (weights n), pooled over the weights so far and
-    shrunk toward 1 by DISPERSION_PRIOR: 1 for binomial splits, more when counts are
-    extrapolated (increase()) or come in bursts of one user; floored at 1."""
-    c2, df = _pearson(d)
-    if done[1] + df + prior <= 0:
-        return 1.0
-    return max(1.0, (done[0] + c2 + prior) / (done[1] + df + prior))
-
-
-# A sub-test result: (bound, harm log-e, safety log-e, log threshold, absolute-breach state)
-Result = tuple[str, float, float, float, str]
-
-
-def _starts(t: dict[str, Any], fresh: bool, blank: Any) -> None:
-    """Start one more harm e-process (a copy of `blank`) when a new step begins."""
-    t.setdefault("late", [])
-    t.setdefault("late_k", [])
-    nxt = t.setdefault("next", 1)
-    if fresh and nxt < MAX_STARTS:
-        t["late"].append(_copy(blank))
-        t["late_k"].append(nxt)
-        t["next"] = nxt + 1
-
-
-def _restart(t: dict[str, Any], keys: tuple[str, ...], blank: Any) -> None:
-    """After a halt: every e-process of the test starts over on the next unused share."""
-    for k in keys:
-        t[k] = _copy(blank)
-    t["k0"] = t.get("next", 1)
-    t["next"] = t["k0"] + 1
-    t["late"], t["late_k"] = [], []
-
-
-def _detector(t: dict[str, Any], first: float, late: list[float]) -> float:
-    """log of sum_k pi_k E_k: the first e-process and those started at later steps."""
-    terms = [log_share(t.get("k0", 0)) + first]
-    terms += [log_share(k) + v for k, v in zip(t["late_k"], late, strict=True)]
-    return _lse(terms)
-
-
 def _proportion(
     gate: Gate,
     st: dict[str, Any],
@@ -337,9 +175,9 @@ def _proportion(
     base: dict[str, float],
     alpha_k: float,
     fresh: bool = False,
-    rows: Rows | None = None,
+    rows: buckets.Rows | None = None,
     phi: float = 1.0,
-) -> tuple[list[Result], str, dict[str, Any]]:
+) -> tuple[list[detector.Result], str, dict[str, Any]]:
     cum = st["cum"]
     unit = st.setdefault("unit", "bucket" if rows is not None else "request")
     nB, nA = stats.whole(cand.get("total", 0.0)), stats.whole(base.get("total", 0.0))
@@ -347,19 +185,24 @@ def _proportion(
     eA = min(stats.whole(base.get("events", 0.0)), nA)
     lt = math.log(1 / alpha_k)
     _, logw = stats.half_grid()
-    out: list[Result] = []
+    out: list[detector.Result] = []
     tests = st["tests"]
     tols: dict[str, float] = {}
     for b, val in bounds(gate):
         t = tests.setdefault(
             b,
-            {"up": _zeros(), "down": _zeros()}
+            {"up": detector.zeros(), "down": detector.zeros()}
             if b in RELATIVE
-            else {"cu": _zeros(), "cd": _zeros(), "bu": _zeros(), "bd": _zeros()},
+            else {
+                "cu": detector.zeros(),
+                "cd": detector.zeros(),
+                "bu": detector.zeros(),
+                "bd": detector.zeros(),
+            },
         )
-        _starts(t, fresh, _zeros())
+        detector.starts(t, fresh, detector.zeros())
         if b in RELATIVE and unit == "bucket":
-            out.append(_bucket_bound(tests, b, val, rows, fresh, alpha_k, lt))
+            out.append(buckets.bound(tests, b, val, rows, fresh, alpha_k, lt))
         elif b in RELATIVE:
             harm_up = b in ("max_ratio", "max_increase")
             tol = _psi_tol(b, val, nA, nB, eA, eB)
@@ -381,7 +224,7 @@ def _proportion(
                 tols[b] = tol
             up, down = stats.log_mix(t["up"], logw), stats.log_mix(t["down"], logw)
             harm, safe = (up, down) if harm_up else (down, up)
-            harm = _detector(t, harm, [stats.log_mix(x, logw) for x in t["late"]])
+            harm = detector.combine(t, harm, [stats.log_mix(x, logw) for x in t["late"]])
             out.append((b, harm, safe, lt, ""))
         else:
             hi = b == "max"
@@ -390,13 +233,13 @@ def _proportion(
             stats.binom_update(t["cu"], t["cd"], nB, eB, val, more_up=ups, more_down=downs)
             stats.binom_update(t["bu"], t["bd"], nA, eA, val)
             harm_c = stats.log_mix(t["cu" if hi else "cd"], logw)
-            harm_c = _detector(t, harm_c, [stats.log_mix(x, logw) for x in t["late"]])
+            harm_c = detector.combine(t, harm_c, [stats.log_mix(x, logw) for x in t["late"]])
             safe_c = stats.log_mix(t["cd" if hi else "cu"], logw)
             harm_b = stats.log_mix(t["bu" if hi else "bd"], logw)
             now_b = (eA / nA > val if hi else eA / nA < val) if nA else False
             both = harm_c >= lt and (harm_b >= lt or now_b)
             if both:  # a provider incident: the ceiling tests start over on the next share
-                _restart(t, ("cu", "cd", "bu", "bd"), _zeros())
+                detector.restart(t, ("cu", "cd", "bu", "bd"), detector.zeros())
             out.append(
                 (b, harm_c, safe_c, lt, "both" if both else ("candidate" if harm_c >= lt else ""))
             )
@@ -424,111 +267,6 @@ def _proportion(
     elif rows is None:
         ev["assumes"] = "this tick had no bucket readings: the relative bounds skipped it"
     return out, describe.proportion_line(gate.name, rc, rb, cum["nB"]), ev
-
-
-# per-bucket (events, requests) of the candidate and of the baseline, in bucket order
-Rows = tuple[list[tuple[float, float]], list[tuple[float, float]]]
-MIN_BUCKETS = 8  # fewer buckets than this give no usable variance
-BUCKET_EVENTS = 10  # events per variant before the bucket test tunes its mixture (burn-in)
-
-
-def _bucket_rows(tick: Tick) -> Rows | None:
-    """The tick's bucket readings as (events, total) rows, or None if unusable."""
-    bk = tick.buckets
-    if not bk or "candidate" not in bk or "baseline" not in bk:
-        return None
-    out: list[list[tuple[float, float]]] = []
-    for variant in ("candidate", "baseline"):
-        rows = []
-        for r in bk[variant]:
-            e, n = r.get("events", 0.0), r.get("total", 0.0)
-            ok = all(isinstance(x, int | float) and math.isfinite(x) for x in (e, n))
-            if not ok or e < 0 or n < 0 or e > n + readings.ROUNDING:
-                return None  # an impossible bucket: no bucket data, never evidence
-            rows.append((min(float(e), float(n)), float(n)))
-        out.append(rows)
-    if len(out[0]) != len(out[1]) or len(out[0]) < MIN_BUCKETS:
-        return None
-    return out[0], out[1]
-
-
-def _bucket_stats(c: dict[str, list[float]]) -> tuple[float, float]:
-    """(S, V): the sum of the bucket contributions and its cluster-robust variance (with a
-    small-sample allowance, 1 + 6 / buckets, for a variance estimated from the buckets)."""
-    v = 0.0
-    for xs in (c["B"], c["A"]):
-        m = sum(xs) / len(xs)
-        v += sum((x - m) ** 2 for x in xs)
-    k = len(c["B"])
-    return sum(c["B"]) + sum(c["A"]), v * k / (k - 1) * (1.0 + 6.0 / k)
-
-
-def _bucket_bound(
-    tests: dict[str, Any],
-    b: str,
-    val: float,
-    rows: Rows | None,
-    fresh: bool,
-    alpha_k: float,
-    lt: float,
-) -> Result:
-    """A relative bound judged on hash buckets of the sticky key (the unit of randomisation).
-
-    Per tick the contrast at the bound is D = sum over the candidate's requests of (event -
-    level), with level the baseline's rate this tick at the bound (r q, q + d or q - d), so
-    that E[D] <= 0 when the candidate is within the bound, whatever the base rate does from
-    tick to tick (stratified by tick). Each bucket's share of D (and of the baseline's own
-    error in q) is accumulated per bucket over ticks; users stay in their bucket, so whatever
-    ties one user's requests together (bursts, a user who fails often) stays inside a bucket
-    and the spread of the bucket sums is a variance that holds for clustered traffic. A
-    normal-mixture e-process (tuned after a burn-in, as for means) runs on (sum, variance)."""
-    k = len(rows[0]) if rows is not None else 0
-    t = tests.setdefault(b + ":buckets", {"rho": None, "late": [], "late_k": [], "next": 1})
-
-    def blank() -> dict[str, list[float]]:
-        return {"B": [0.0] * t["k"], "A": [0.0] * t["k"]}
-
-    if rows is not None and "k" not in t:
-        t["k"] = k
-        t["c"], t["burn"] = blank(), blank()
-        t["n"] = [0.0, 0.0, 0.0, 0.0]  # requests and events so far, per variant
-    if "k" in t and fresh and t["next"] < MAX_STARTS:
-        t["late"].append(blank())
-        t["late_k"].append(t["next"])
-        t["next"] += 1
-    if rows is not None and k == t.get("k"):
-        rb, ra = rows
-        nB, nA = sum(n for _, n in rb), sum(n for _, n in ra)
-        eB, eA = sum(e for e, _ in rb), sum(e for e, _ in ra)
-        if nA > 0 and nB > 0:
-            q = eA / nA
-            sgn = 1.0 if b in ("max_ratio", "max_increase") else -1.0
-            if b in ("max_ratio", "min_ratio"):
-                level, mult = val * q, val * nB / nA
-            else:
-                level, mult = q + sgn * val, nB / nA
-            cb = [sgn * (e - level * n) for e, n in rb]
-            ca = [-sgn * mult * (e - q * n) for e, n in ra]
-            n4 = t["n"]
-            n4[0], n4[1], n4[2], n4[3] = n4[0] + nB, n4[1] + eB, n4[2] + nA, n4[3] + eA
-            burning = min(n4[0], n4[2]) < BURN_IN or min(n4[1], n4[3]) < BUCKET_EVENTS
-            targets = [t["burn"]] if t["rho"] is None else [t["c"], *t["late"]]
-            for c in targets:
-                for i in range(k):
-                    c["B"][i] += cb[i]
-                    c["A"][i] += ca[i]
-            if t["rho"] is None and not burning:  # tune on the burn-in, count from next tick
-                t["rho"] = stats.nm_rho(max(_bucket_stats(t["burn"])[1], 1e-12), alpha_k)
-                t["late"] = [blank() for _ in t["late"]]
-    harm = safe = 0.0
-    if t["rho"]:
-        S, V = _bucket_stats(t["c"])
-        harm, safe = stats.nm_log_e(S, V, t["rho"]), stats.nm_log_e(-S, V, t["rho"])
-        late = [
-            stats.nm_log_e(_bucket_stats(c)[0], _bucket_stats(c)[1], t["rho"]) for c in t["late"]
-        ]
-        harm = _detector(t, -math.inf if t.get("harm_from_late") else harm, late)
-    return (b, harm, safe, lt, "")
 
 
 def _psi_tol(bound: str, val: float, nA: int, nB: int, eA: int, eB: int) -> float | None:
@@ -569,7 +307,7 @@ def _mean(
     alpha_k: float,
     fresh: bool = False,
     phi: float = 1.0,
-) -> tuple[list[Result], str, dict[str, Any]]:
+) -> tuple[list[detector.Result], str, dict[str, Any]]:
     cum = st["cum"]
     mB = stats.moments(cand.get("count", 0.0), cand.get("sum", 0.0), cand.get("sum_squares", 0.0))
     mA = stats.moments(base.get("count", 0.0), base.get("sum", 0.0), base.get("sum_squares", 0.0))
@@ -580,14 +318,14 @@ def _mean(
     for key, r in (("B", cand), ("A", base)):
         cum["n" + key] = cum.get("n" + key, 0.0) + r.get("count", 0.0)
         cum["s" + key] = cum.get("s" + key, 0.0) + r.get("sum", 0.0)
-    burning = cum["nA"] < BURN_IN or cum["nB"] < BURN_IN
+    burning = cum["nA"] < detector.BURN_IN or cum["nB"] < detector.BURN_IN
     lt = math.log(1 / alpha_k)
-    out: list[Result] = []
+    out: list[detector.Result] = []
     ev_tests: dict[str, Any] = {}
     for b, val in bounds(gate):
         delta = 0.0
         t = st["tests"].setdefault(b, {"S": 0.0, "V": 0.0, "W": 0.0, "Vb": 0.0, "rho": None})
-        _starts(t, fresh, [0.0, 0.0, 0.0])
+        detector.starts(t, fresh, [0.0, 0.0, 0.0])
         if b in RELATIVE:
             a, c, d = _CONTRAST[b]
             coef_a = c if c is not None else (-val if b == "max_ratio" else val)
@@ -614,7 +352,7 @@ def _mean(
         if t["rho"]:
             late = [stats.nm_log_e(x[0], x[1], t["rho"]) for x in t["late"]]
             # after a retry the first e-process serves `pass` only: its harm share is spent
-            harm = _detector(t, -math.inf if t.get("harm_from_late") else harm, late)
+            harm = detector.combine(t, -math.inf if t.get("harm_from_late") else harm, late)
         state = ""
         if b in ABSOLUTE and harm >= lt:
             tb = st["tests"][b + ":baseline"]
@@ -722,7 +460,7 @@ def _nm(t: dict[str, Any]) -> tuple[float, float]:
 
 
 def _verdict(
-    gate: Gate, st: dict[str, Any], results: list[Result], words: str, ev: dict[str, Any]
+    gate: Gate, st: dict[str, Any], results: list[detector.Result], words: str, ev: dict[str, Any]
 ) -> Verdict:
     ev["method"] = "sequential"
     ev["bounds"] = {
@@ -732,13 +470,13 @@ def _verdict(
     vals = dict(bounds(gate))
     failed = [r for r in results if r[1] >= r[3] and r[4] != "both"]
     both = [r for r in results if r[4] == "both"]
-    srm = ev["srm"]["fired"]
+    mismatch = ev["srm"]["fired"]
     status = (
         "fail"
         if failed
         else ("pass" if results and all(r[2] >= r[3] for r in results) else "inconclusive")
     )
-    halt = (srm or bool(both)) and not failed
+    halt = (mismatch or bool(both)) and not failed
     if halt:
         status = "inconclusive"
     worst = max(results, key=lambda r: r[1] - r[3], default=None)
@@ -750,7 +488,7 @@ def _verdict(
     )
     s = (describe.bound_text(best[0], vals[best[0]], gate.kind), best[2], best[3]) if best else None
     text = words + describe.decision(status, halt, w, s)
-    if srm:
+    if mismatch:
         o = ev["srm"]["observed_share"]
         text += (
             f"; traffic split looks broken (candidate share {o:.1%} vs "

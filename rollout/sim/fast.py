@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollout.engine import alpha_share, gate_specs
-from rollout.gates import sequential, stats
+from rollout.gates import detector, sequential, srm, stats
 from rollout.records import Plan
 from rollout.sim import traffic
 from rollout.sim.traffic import Scenario
@@ -154,7 +154,7 @@ def _log_mix(L: Any, logw: Any) -> Any:
 
 
 class _Srm:
-    """The sample-ratio check of every run (sequential._srm): two one-sided binomial mixtures
+    """The sample-ratio check of every run (srm.check): two one-sided binomial mixtures
     against the edges of a band around the weight, counts deflated by the past ticks'
     dispersion, nothing tested before SRM_WARMUP ticks at a weight."""
 
@@ -167,9 +167,9 @@ class _Srm:
         self.w = np.full(runs, np.nan)
         self.d = np.zeros((runs, 4))  # sum n, sum n s, sum n s^2, ticks at this weight
         self.done = np.zeros((runs, 2))  # (chi^2, df) pooled over the weights before
-        self.logw = np.array(stats.half_grid(sequential.SRM_SIGMA, half, 2.0)[1])
-        self.limit = math.log(1 / sequential.SRM_ALPHA)
-        self.share0 = sequential.log_share(0)  # a simulated run halts once: the first share
+        self.logw = np.array(stats.half_grid(srm.SRM_SIGMA, half, 2.0)[1])
+        self.limit = math.log(1 / srm.SRM_ALPHA)
+        self.share0 = detector.log_share(0)  # a simulated run halts once: the first share
         self._terms: dict[float, Any] = {}
 
     def _ab(self, w: float) -> Any:
@@ -178,7 +178,7 @@ class _Srm:
         import numpy as np
 
         if w not in self._terms:
-            band, half, sig = sequential.SRM_BAND, self.half, sequential.SRM_SIGMA
+            band, half, sig = srm.SRM_BAND, self.half, srm.SRM_SIGMA
             lo, hi = w * (1 - band), min(w * (1 + band), 1 - 1e-9)
             out = []
             for c, side in ((hi, 0), (lo, 1)):
@@ -204,7 +204,7 @@ class _Srm:
         d[~same] = 0.0
         phi = _dispersion(done, d)
         n = (nA + nB).astype(float)
-        test = same & (d[:, 3] >= sequential.SRM_WARMUP) & (d[:, 0] > 0)
+        test = same & (d[:, 3] >= srm.SRM_WARMUP) & (d[:, 0] > 0)
         if test.any():
             rows = pos[test]
             # the split check takes the raw estimate, never below the shrunk one
@@ -240,7 +240,7 @@ class _Srm:
 
 
 def _pearson(d: Any) -> tuple[Any, Any]:
-    """sequential._pearson over rows of (sum n, sum n s, sum n s^2, ticks): (chi^2, df)."""
+    """srm.pearson over rows of (sum n, sum n s, sum n s^2, ticks): (chi^2, df)."""
     import numpy as np
 
     n, ns, nss, k = d[:, 0], d[:, 1], d[:, 2], d[:, 3]
@@ -252,7 +252,7 @@ def _pearson(d: Any) -> tuple[Any, Any]:
 
 
 def _dispersion(done: Any, d: Any, prior: float | None = None) -> Any:
-    """sequential._dispersion: the pooled Pearson dispersion, shrunk toward 1 by `prior`
+    """srm.dispersion: the pooled Pearson dispersion, shrunk toward 1 by `prior`
     pseudo degrees of freedom (DISPERSION_PRIOR by default), floored at 1."""
     import numpy as np
 
@@ -272,20 +272,20 @@ def _whole(x: Any) -> Any:
 
 
 class _Detector:
-    """The harm side's e-detector (sequential._starts / _detector) for every run: the first
+    """The harm side's e-detector (detector.starts / _detector) for every run: the first
     e-process on share pi_0 and one started at each later step on pi_1, pi_2, ... (a simulated
     run ends at its first halt, so no restart ever happens here)."""
 
     def __init__(self, runs: int, width: int) -> None:
         import numpy as np
 
-        self.late = np.zeros((runs, sequential.MAX_STARTS, width))
+        self.late = np.zeros((runs, detector.MAX_STARTS, width))
         self.count = np.zeros(runs, dtype=np.int64)  # late e-processes started so far
-        shares = [sequential.log_share(k) for k in range(sequential.MAX_STARTS + 1)]
+        shares = [detector.log_share(k) for k in range(detector.MAX_STARTS + 1)]
         self.shares = np.array(shares)
 
     def start(self, pos: Any, fresh: Any) -> None:
-        go = fresh & (self.count[pos] + 1 < sequential.MAX_STARTS)
+        go = fresh & (self.count[pos] + 1 < detector.MAX_STARTS)
         self.count[pos[go]] += 1
 
     def used(self, pos: Any) -> int:
@@ -512,7 +512,7 @@ class _Mean:
         mB, vB, okB = _moments(nB, sB, qB)
         cum = self.cum[pos] + np.stack([nA, nB], axis=1)
         self.cum[pos] = cum
-        burning = (cum[:, 0] < sequential.BURN_IN) | (cum[:, 1] < sequential.BURN_IN)
+        burning = (cum[:, 0] < detector.BURN_IN) | (cum[:, 1] < detector.BURN_IN)
         both = okA & okB
         tailed = self._kurtosis(pos, nA, nB, vA, vB, okA, okB)
         nA, nB = nA / phi, nB / phi  # (x / 1.0 is x: the engine's phi > 1 test)
@@ -522,7 +522,7 @@ class _Mean:
         fail = np.zeros(n, dtype=bool)
         safe_all = np.ones(n, dtype=bool)
         logs: dict[str, tuple[Any, Any]] = {}
-        slots = np.arange(sequential.MAX_STARTS)[None, :]
+        slots = np.arange(detector.MAX_STARTS)[None, :]
         for b, val in self.bounds:
             det = self.det[b]
             det.start(pos, fresh)

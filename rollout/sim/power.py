@@ -113,7 +113,7 @@ def _bisect(f: Any, lo: float, hi: float, iters: int = 60) -> float:
 
 
 class _Disp:
-    """The dispersion factor phi the gates deflate request counts by (sequential._srm and
+    """The dispersion factor phi the gates deflate request counts by (srm.check and
     _dispersion), expected for independent requests: the Pearson statistic of the candidate's
     per-tick share, pooled over the weights so far with DISPERSION_PRIOR pseudo degrees of
     freedom and floored at 1, so E[phi] = 1 + 0.399 sd with sd = sqrt(2 df) / (df + prior)."""
@@ -124,7 +124,7 @@ class _Disp:
         self.j = 0  # ticks at this weight so far
 
     def next(self, w: float) -> float:
-        from rollout.gates import sequential
+        from rollout.gates import srm
 
         if self.w != w or not 0.0 < w < 1.0:  # the first tick at a weight: not tested
             if self.w is not None and 0.0 < self.w < 1.0:
@@ -134,9 +134,9 @@ class _Disp:
         else:
             df = self.done + max(0, self.j - 2)
         self.j += 1
-        if not getattr(sequential, "DISPERSION_PRIOR", None) or df <= 0:
+        if not getattr(srm, "DISPERSION_PRIOR", None) or df <= 0:
             return 1.0
-        prior = float(sequential.DISPERSION_PRIOR)
+        prior = float(srm.DISPERSION_PRIOR)
         return 1.0 + 0.3989 * math.sqrt(2.0 * df) / (df + prior)
 
 
@@ -229,7 +229,7 @@ class _Mean:
         self.disp = _Disp()
 
     def add(self, nA: float, nB: float, phi: float | None = None) -> None:
-        from rollout.gates import sequential, stats
+        from rollout.gates import detector, stats
 
         phi = self.disp.next(nB / (nA + nB) if nA + nB > 0 else 0.0) if phi is None else phi
         self.nA += nA
@@ -238,7 +238,7 @@ class _Mean:
             return
         self.ticks += 1
         w = nA * nB / (nA + nB)
-        burning = self.nA < sequential.BURN_IN or self.nB < sequential.BURN_IN
+        burning = self.nA < detector.BURN_IN or self.nB < detector.BURN_IN
         if burning or self.rho is None:
             self.Vb += w * self.s2 / phi
             if not burning:

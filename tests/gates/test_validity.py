@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rollout.gates import sequential, stats
+from rollout.gates import detector, stats
 from rollout.gates.evaluate import Settings, Tick, evaluate
 from rollout.spec import Gate
 
@@ -137,9 +137,9 @@ def test_risk_ratio_margin_holds_under_drift_at_high_base_rates() -> None:
 
 
 def test_shares_of_alpha_over_starts_sum_to_at_most_one() -> None:
-    total = sum(math.exp(sequential.log_share(k)) for k in range(100_000))
+    total = sum(math.exp(detector.log_share(k)) for k in range(100_000))
     assert total <= 1.0 + 1e-12
-    assert math.isclose(math.exp(sequential.log_share(0)), sequential.FIRST_SHARE)
+    assert math.isclose(math.exp(detector.log_share(0)), detector.FIRST_SHARE)
 
 
 def test_a_regression_that_starts_at_the_first_expansion_step_is_caught_as_fast() -> None:
