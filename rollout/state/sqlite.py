@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rollout import faults
+from rollout.clock import Clock, SystemClock
 from rollout.errors import LeaseHeld, StateError
 from rollout.records import Event, Holder, Run
 from rollout.state import Claim
@@ -58,8 +59,10 @@ class SQLiteStore:
         now: common.Now | None = None,
         hostname: str | None = None,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        clock: Clock | None = None,
     ) -> None:
         self.path = Path(path)
+        self._clock = clock or SystemClock()  # waits out SQLITE_PROTOCOL (_begin)
         self._now = now or common.utcnow
         self._hostname = hostname or common.hostname()
         self._busy_ms = busy_timeout_ms
@@ -116,12 +119,35 @@ class SQLiteStore:
             return
         self._wal = mode == "wal"
 
+    def _begin(self, begin: str, probe: bool = False) -> sqlite3.Connection:
+        """A fresh connection inside a transaction. SQLITE_PROTOCOL ("locking protocol") is
+        SQLite's transient answer when the WAL index lock cannot be taken on the way in, e.g.
+        while another process stopped (SIGSTOP, a frozen VM) holds it: nothing has been done
+        yet, so it is retried like a busy lock, within the same patience."""
+        waited, pause = 0.0, 0.005
+        patience = common.patience(self._busy_ms / 1000)
+        while True:
+            db = self._connect()
+            try:
+                db.execute(begin)
+                if probe:
+                    db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "locking protocol" not in str(exc) or waited >= patience:
+                    raise
+            except BaseException:
+                db.close()
+                raise
+            self._clock.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, 0.25)
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction on a fresh connection; sqlite errors become StateError."""
         try:
-            with closing(self._connect()) as db:
-                db.execute("BEGIN IMMEDIATE")
+            with closing(self._begin("BEGIN IMMEDIATE")) as db:
                 try:
                     yield db
                 except BaseException:
@@ -135,8 +161,8 @@ class SQLiteStore:
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         try:
-            with closing(self._connect()) as db:
-                db.execute("BEGIN")  # one snapshot for every SELECT in the block
+            # one snapshot for every SELECT in the block, taken now (the probe reads)
+            with closing(self._begin("BEGIN", probe=True)) as db:
                 try:
                     yield db
                 finally:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from rollout.clock import FakeClock
 from rollout.errors import LeaseHeld, StateError
 from rollout.records import Event, Holder, Plan, Run
 from rollout.state import open_store
@@ -152,3 +153,40 @@ def test_lease_of_a_killed_process_is_taken_over(
         proc.wait()
     with store.lease("quickstart", me, ttl=60):
         assert store.holder("quickstart").pid == os.getpid()
+
+
+class _Flaky:
+    """A connection whose first BEGIN meets SQLite's transient "locking protocol" error."""
+
+    def __init__(self, db: sqlite3.Connection, fail: list[int]) -> None:
+        self.db, self.fail = db, fail
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("BEGIN") and self.fail[0] > 0:
+            self.fail[0] -= 1
+            raise sqlite3.OperationalError("locking protocol")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+@pytest.mark.parametrize("failures, survives", [(3, True), (10**9, False)])
+def test_a_locking_protocol_error_on_the_way_in_is_retried_like_a_busy_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failures: int, survives: bool
+) -> None:
+    # A process SIGSTOPped while it holds the WAL index lock makes others' BEGIN fail with
+    # SQLITE_PROTOCOL; nothing was done yet, so the store waits it out within its patience.
+    clock = FakeClock()
+    store = SQLiteStore(tmp_path / "s.db", busy_timeout_ms=200, clock=clock)
+    store.commit(_run(), [], expected_revision=0)
+    real = store._connect
+    fail = [failures]
+    monkeypatch.setattr(store, "_connect", lambda: _Flaky(real(), fail))
+    if survives:
+        assert store.load("r") is not None
+        assert fail == [0]
+        assert len(clock.slept) == 3  # it waited, on the injected clock, between the tries
+    else:
+        with pytest.raises(StateError, match="locking protocol"):
+            store.load("r")
