@@ -71,7 +71,7 @@ def evaluate(
             "v": 2,
             "ticks": 0,
             "cum": {},
-            "srm": [0.0] * (2 * (stats.GRID_POINTS // 2)),
+            "srm": srm.blank(),
             "tests": {},
         }
     )
@@ -134,8 +134,7 @@ def carry(state: dict[str, Any]) -> dict[str, Any]:
         return {}
     st = detector.copy(state)
     st["step"] = None  # the retry's first tick starts nothing more: the restarts below do
-    st["srm"] = [0.0] * len(st["srm"])
-    st["srm_k"] = st.get("srm_k", 0) + 1
+    srm.start_over(st)
     st.pop("srm_weight", None)
     for name, t in st["tests"].items():
         if name.endswith(":baseline"):

@@ -16,6 +16,18 @@ SRM_WARMUP = 10  # ticks at a weight before its split is tested (the dispersion 
 SRM_SIGMA = 0.3  # prior scale of the log-odds shift beyond the band
 
 
+def blank() -> list[float]:
+    """The check's e-process state: two one-sided binomial mixtures on half grids, side by side."""
+    return [0.0] * (2 * (stats.GRID_POINTS // 2))
+
+
+def start_over(st: dict[str, Any]) -> None:
+    """After a halt or at `rollout retry`: the check starts over on the next share of SRM_ALPHA
+    (never spent again)."""
+    st["srm"] = blank()
+    st["srm_k"] = st.get("srm_k", 0) + 1
+
+
 def check(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
     """The sample-ratio check: is the candidate's share of requests far from the weight?
 
@@ -77,8 +89,7 @@ def check(st: dict[str, Any], nA: int, nB: int, w: float) -> dict[str, Any]:
         "dispersion": phi,
     }
     if fired:  # halt once; a person resumes, and the test starts over on the next share
-        st["srm"] = [0.0] * len(st["srm"])
-        st["srm_k"] = st.get("srm_k", 0) + 1
+        start_over(st)
         cum["srm_a"] = cum["srm_b"] = 0
     return out
 

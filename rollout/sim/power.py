@@ -134,7 +134,7 @@ class _Disp:
         else:
             df = self.done + max(0, self.j - 2)
         self.j += 1
-        if not getattr(srm, "DISPERSION_PRIOR", None) or df <= 0:
+        if df <= 0:
             return 1.0
         prior = float(srm.DISPERSION_PRIOR)
         return 1.0 + 0.3989 * math.sqrt(2.0 * df) / (df + prior)

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from rollout import faults
+from rollout import faults, retry
 from rollout.clock import Clock, SystemClock
 from rollout.errors import LeaseHeld, StateError
 from rollout.records import Event, Holder, Run
@@ -124,7 +124,7 @@ class SQLiteStore:
         SQLite's transient answer when the WAL index lock cannot be taken on the way in, e.g.
         while another process stopped (SIGSTOP, a frozen VM) holds it: nothing has been done
         yet, so it is retried like a busy lock, within the same patience."""
-        waited, pause = 0.0, 0.005
+        waited, attempt = 0.0, 0
         patience = common.patience(self._busy_ms / 1000)
         while True:
             db = self._connect()
@@ -140,8 +140,10 @@ class SQLiteStore:
             except BaseException:
                 db.close()
                 raise
+            attempt += 1
+            pause = retry.backoff(attempt, base=0.005, cap=0.25)
             self._clock.sleep(pause)
-            waited, pause = waited + pause, min(pause * 2, 0.25)
+            waited += pause
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
