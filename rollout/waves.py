@@ -70,24 +70,11 @@ def children(plan: Plan) -> list[Child]:
 
 def states(st: StateStore | None, plan: Plan) -> list[dict[str, Any]]:
     """Each wave, its rollout and where it is (`not started` until created): for views."""
-    rows = []
-    for c in children(plan):
-        run = st.load(c.plan.name) if st is not None else None
-        rows.append(
-            {
-                "wave": c.wave.name,
-                "index": c.index + 1,
-                "rollout": c.plan.name,
-                "approval": c.wave.approval,
-                "on_failure": c.wave.on_failure,
-                "phase": run.phase.value if run is not None else "not started",
-                "candidate": (run.verified or run.desired or Weights.all_baseline()).candidate
-                if run is not None
-                else 0,
-                "message": run.message if run is not None else "",
-            }
-        )
-    return rows
+    from rollout import wave_line
+
+    declared = wave_line.lineage(plan, children(plan))["waves"]
+    runs = {w["rollout"]: st.load(w["rollout"]) if st is not None else None for w in declared}
+    return wave_line.rows(declared, runs)
 
 
 def apply(
@@ -102,11 +89,14 @@ def apply(
 ) -> int:
     """Drive the waves in order as far as they go now. Exit 0 (every wave completed), 3 (a wave
     failed: the line stopped), 5 (a wave waits for a person), or the failed drive's code."""
+    from rollout.wave_line import lineage
+
     kids = children(plan)
+    line = lineage(plan, kids)
     for c in kids:
         run = st.load(c.plan.name)
         if run is None or not run.phase.finished:
-            code = _drive(st, c, len(kids), clock, approve, wait, extra, progress)
+            code = _drive(st, c, line, clock, approve, wait, extra, progress)
             run = st.load(c.plan.name)
             assert run is not None
             if not run.phase.finished:
@@ -121,7 +111,7 @@ def apply(
 def _drive(
     st: StateStore,
     c: Child,
-    total: int,
+    line: dict[str, Any],
     clock: Clock,
     approve: bool,
     wait: bool,
@@ -135,6 +125,7 @@ def _drive(
     from rollout.providers import build_all
     from rollout.runner import ActFailed, Runner, actor, holder, new_run
 
+    total = len(line["waves"])
     on_event = progress.event if progress is not None else (lambda e: None)
     on_tick = progress.tick if progress is not None else (lambda r, n: None)
     ttl = max(30.0, 3.0 * float(c.plan.spec.analysis.interval))  # as apply's lease_ttl
@@ -156,6 +147,7 @@ def _drive(
                         "index": c.index + 1,
                         "of": total,
                         "plan_hash": c.plan.plan_hash,
+                        **line,
                     },
                 )
                 run = st.commit(new_run(c.plan, now), [created], expected_revision=0)

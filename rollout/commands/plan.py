@@ -37,14 +37,23 @@ def run(
     plan = loaded.plan
     stored = stored_run(plan.name, state)
     here = None if stored is None else {"url": stored["url"], **verdict(plan, stored["run"])}
-    views.show(view, output, loaded, here, power=power_preview(plan, rpm))
-    if plan.spec.waves and output != "json":  # one rollout per wave (rollout.waves)
-        from rollout import waves
-        from rollout.commands._common import existing_store
-        from rollout.views import waves as waves_view
-
-        views.show(waves_view, output, plan.name, waves.states(existing_store(state), plan))
+    rows = wave_rows(plan, state)
+    views.show(view, output, loaded, here, power=power_preview(plan, rpm), waves=rows)
     return EXIT_OK
+
+
+def wave_rows(plan: Plan, state: str | None) -> list[dict[str, Any]] | None:
+    """A wave plan's waves and where each is in an existing store (rollout.waves), else None."""
+    if not plan.spec.waves:
+        return None
+    from rollout import waves
+    from rollout.commands._common import existing_store
+
+    try:
+        st = existing_store(state)
+    except Exception:  # informational only, as stored_run: an unreadable store says nothing
+        st = None
+    return waves.states(st, plan)
 
 
 def power_preview(plan: Plan, rpm: float | None, measured: float | None = None) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from rollout import views
 from rollout.clock import Clock
 from rollout.commands._common import clock_or_system, find, find_run
+from rollout.commands._lines import wave_line
 from rollout.errors import EXIT_OK, EXIT_RUNTIME, EXIT_WAITING
 from rollout.records import Holder, Run
 from rollout.state import StateStore
 from rollout.views import status as view
 from rollout.views.screen import Screen
+from rollout.wave_line import Line
 
 POLL = 2.0  # seconds between looks at the store
 
@@ -33,15 +35,41 @@ def run(
         return list_.run(state=state, output=output, clock=clock)
     if watch:
         return follow(name, state, output, timeout, clock)
-    st, r = find(state, name)
     from rollout import output as out
     from rollout.look import router_check
+
+    wave_plan = wave_line(state, name)
+    if wave_plan is not None:  # the parent name of a wave plan: every wave (rollout.wave_line)
+        return waves_status(*wave_plan, output, clock)
+    st, r = find(state, name)
 
     note = router_check(st, r, clock)  # heals an aborted run whose router disagrees
     if note is not None:
         out.warn(note)
         r = find_run(st, name, state)
     views.show(view, output, r, clock.now(), holder_of(st, name))
+    return EXIT_OK
+
+
+def waves_status(st: StateStore, line: Line, output: str, clock: Clock) -> int:
+    """Each started wave looked at as `status NAME` looks (router checked, terminal runs healed),
+    then one view of the line."""
+    from rollout import output as out
+    from rollout import wave_line as lines
+    from rollout.look import router_check
+    from rollout.views import wave_status
+
+    runs = []
+    for w in line.waves:
+        r = line.runs.get(w["rollout"])
+        if r is None:
+            continue
+        note = router_check(st, r, clock)
+        if note is not None:
+            out.warn(note)
+        runs.append(find_run(st, r.name))
+    rows = lines.rows(line.waves, {r.name: r for r in runs})
+    views.show(wave_status, output, line.parent, rows, runs, clock.now())
     return EXIT_OK
 
 

@@ -10,12 +10,17 @@ from rollout.durations import format_duration
 from rollout.loading import Loaded
 from rollout.records import VARIANTS, Plan, Step
 from rollout.views import _table
+from rollout.views.waves import table as waves_table
+from rollout.wave_line import document
 
 SCHEMA = "rollout.plan/v1"
 
 
 def data(
-    loaded: Loaded, state: dict[str, Any] | None, power: dict[str, Any] | None = None
+    loaded: Loaded,
+    state: dict[str, Any] | None,
+    power: dict[str, Any] | None = None,
+    waves: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     plan = loaded.plan
     return {
@@ -27,6 +32,8 @@ def data(
         "min_total_seconds": min_total_seconds(plan),
         "state": state,
         "power": power,  # rollout.sim.power.preview: what the plan can decide at its traffic
+        # a wave plan's line (rollout.wave_line.document), else null
+        "waves": document(plan.name, waves) if waves is not None else None,
     }
 
 
@@ -42,7 +49,10 @@ def variant(plan: Plan, v: str) -> dict[str, Any]:
 
 
 def human(
-    loaded: Loaded, state: dict[str, Any] | None, power: dict[str, Any] | None = None
+    loaded: Loaded,
+    state: dict[str, Any] | None,
+    power: dict[str, Any] | None = None,
+    waves: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     plan = loaded.plan
     lines = [f"rollout plan: {plan.name}  ({loaded.path})"]
@@ -71,6 +81,8 @@ def human(
         lines.append(f"state ({state['url']}): {state['message']}")
     if power is not None:
         lines += power_lines(power)
+    if waves is not None:  # one rollout per wave (rollout.waves)
+        lines += waves_table(plan.name, waves)
     return lines
 
 
