@@ -112,6 +112,9 @@ class Gate(_Strict):
     # a proportion gate whose queries return one series per value of this label (a hash bucket
     # of the sticky key): the gate judges users, the unit the router assigns (issue #16)
     bucket_by: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    # guardrail: must not be worse (non-inferiority at its bound; a breach rolls back); goal:
+    # must be better (superiority: max_ratio 0.9 = shown at least 10 % lower; docs/design.md)
+    role: Literal["guardrail", "goal"] = "guardrail"
 
     @model_serializer(mode="wrap")
     def _without_signal(self, handler: Any) -> Any:
@@ -121,6 +124,8 @@ class Gate(_Strict):
             for k in ("signal", "threshold", "judge_noise", "bucket_by"):
                 if data.get(k, 0) is None:
                     data.pop(k)
+            if data.get("role") == "guardrail":  # the default: plans hash as before roles
+                data.pop("role")
         return data
 
     def queries(self) -> dict[str, str]:
@@ -163,7 +168,36 @@ class Gate(_Strict):
                     raise ValueError(
                         f"{b} of a proportion gate is a fraction between 0 and 1 (got {v})"
                     )
+        if self.role == "goal":
+            _goal_shape(self)
         return self
+
+
+def _goal_shape(g: Gate) -> None:
+    """A goal is one bound relative to the baseline, on the better side of it."""
+    if g.kind == "value":
+        raise ValueError("role: goal needs a proportion or mean gate (a value gate has no test)")
+    if g.max is not None or g.min is not None:
+        raise ValueError(
+            "role: goal is stated relative to the baseline: max/min do not apply "
+            "(put a hard limit in a guardrail gate)"
+        )
+    rel = [
+        (b, getattr(g, b))
+        for b in ("max_ratio", "min_ratio", "max_increase", "max_decrease")
+        if getattr(g, b) is not None
+    ]
+    if len(rel) != 1:
+        raise ValueError(f"role: goal takes one bound, got {', '.join(b for b, _ in rel)}")
+    b, v = rel[0]
+    if (b == "max_ratio" and v > 1) or (b == "min_ratio" and v < 1):
+        side = "<= 1 (0.9: at least 10 % lower)" if b == "max_ratio" else ">= 1 (1.1: 10 % higher)"
+        raise ValueError(f"{b} of a goal must be {side}: a goal must be better (got {v:g})")
+    if b in ("max_increase", "max_decrease") and v != 0:
+        raise ValueError(
+            f"{b} of a goal must be 0 (shown better than the baseline); a margin is stated as a "
+            f"ratio (max_ratio 0.9 or min_ratio 1.1) (got {v:g})"
+        )
 
 
 class Stage(_Strict):
@@ -295,6 +329,10 @@ class PlanSpec(_Strict):
             if g.source is not None and g.source not in self.sources:
                 problems.append(
                     (("gates", i, "source"), f"unknown source {g.source!r}; {_known(self.sources)}")
+                )
+            if g.role == "goal" and self.analysis.method != "sequential":
+                problems.append(
+                    (("gates", i, "role"), "role: goal needs analysis.method sequential")
                 )
         prev = 0
         for i, st in enumerate(self.stages):

@@ -11,6 +11,7 @@ from a stage that had data at every tick.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from rollout.engine.types import (
     ev,
     gate_specs,
     next_step,
+    pass_alpha,
 )
 from rollout.gates.evaluate import Settings, Verdict, evaluate
 from rollout.llm import units
@@ -61,7 +63,11 @@ def judge(
             continue
         if specs[name].required and (tick.readings is None or tick.error is not None):
             blind.append(name)
-        states[name], verdict = evaluate(specs[name], states.get(name, {}), tick, settings)
+        own = settings  # certification by decision role (engine.pass_alpha); rollback: alpha
+        pa = pass_alpha(plan, specs[name])
+        if pa != settings.alpha:
+            own = replace(settings, pass_alpha=pa)
+        states[name], verdict = evaluate(specs[name], states.get(name, {}), tick, own)
         results.append(verdict)
         verdicts[name] = verdict.model_dump()
         # a signal gate's numbers in its unit (ms, tokens, $), said once here for every reader

@@ -64,13 +64,31 @@ def gate_specs(plan: Plan) -> dict[str, Gate]:
 
 
 def alpha_share(plan: Plan) -> float:
-    """Each gate's share of the plan's family-wise alpha (Bonferroni: valid uniformly over time).
+    """Each gate's share of the plan's family-wise alpha for rollback (Bonferroni over every
+    gate that can fail, guardrails and goals alike: valid uniformly over time).
 
-    Under `method: sequential`, `value` gates keep threshold semantics and spend no alpha."""
+    Under `method: sequential`, `value` gates keep threshold semantics: a deterministic check of
+    one number has no sampling error to spend alpha on; their failed checks are counted by
+    `failure_limit` instead, and the verdict says so (docs/design.md, Decision roles)."""
     gates = list(plan.spec.gates)
     if plan.spec.analysis.method == "sequential":
         gates = [g for g in gates if g.kind != "value"]
     return plan.spec.analysis.alpha / max(1, len(gates))
+
+
+def pass_alpha(plan: Plan, gate: Gate) -> float:
+    """The alpha of a gate's certification (`pass`, what promotes), by decision role.
+
+    A plan without goals certifies as it always did (the rollback share). With goals, the
+    risk-aware rule (Schultzberg et al. 2024): every guardrail must be shown non-inferior
+    (an intersection-union test: no split, each at alpha) and goals share alpha among
+    themselves (alpha / number of goals). Rollback keeps `alpha_share`."""
+    goals = [g for g in plan.spec.gates if g.role == "goal"]
+    if not goals or plan.spec.analysis.method != "sequential":
+        return alpha_share(plan)
+    if gate.role == "goal":
+        return plan.spec.analysis.alpha / len(goals)
+    return plan.spec.analysis.alpha
 
 
 def current_step(plan: Plan, run: Run) -> Step | None:

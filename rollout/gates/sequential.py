@@ -26,7 +26,11 @@ equally between its sub-tests (Bonferroni, valid uniformly over time):
   a mismatch halts: the router is broken, gates can't be trusted.
 * latency tails: a proportion gate whose `events` counts requests slower than a baseline
   quantile, e.g. `events: latency_over{variant="{{ variant }}",le="2.1"}` with max_ratio 1.2.
-* `value` gates have no samples to test: they keep threshold semantics under this method.
+* `value` gates have no samples to test: they keep threshold semantics under this method and
+  spend no alpha (a deterministic check has no sampling error; `failure_limit` bounds them).
+* a gate's `role` (gates.roles): guardrails are these tests; a goal runs one at its own bound
+  for `pass` (superiority) and one at the neutral bound for `fail`. `Settings.pass_alpha` sets
+  the certification threshold apart from the harm tests' (engine.pass_alpha).
 
 Harm evidence is an e-detector (gates.detector): a mixture of e-processes, one started with the
 rollout and one at each later step (and after a halt, or a `rollout retry`), on shares of the
@@ -62,6 +66,10 @@ def evaluate(
             **v.evidence,
             "method": "threshold",
             "note": "value gates keep threshold semantics under method sequential",
+            # one number against a limit has no sampling error to spend alpha on: it is not in
+            # the family-wise alpha (engine.alpha_share); failure_limit bounds its failed checks
+            "alpha": 0.0,
+            "counted_in_alpha": False,
         }
         return st, v.model_copy(update={"evidence": ev})
     st = (
@@ -116,12 +124,19 @@ def evaluate(
     else:
         results, words, ev = _mean(gate, st, cand, base, alpha_k, fresh, phi)
     ev["dispersion"] = phi
+    extra: dict[str, Any] = {}
+    lt_pass = None
+    if settings.pass_alpha is not None and settings.pass_alpha != settings.alpha:
+        pass_k = settings.pass_alpha / max(1, len(bounds(gate)))
+        lt_pass = math.log(1 / pass_k)
+        extra = {"pass_alpha": settings.pass_alpha, "pass_alpha_per_bound": pass_k}
     return st, _verdict(
         gate,
         st,
         results,
         words,
-        {**ev, "srm": split, "alpha": settings.alpha, "alpha_per_bound": alpha_k},
+        {**ev, "srm": split, "alpha": settings.alpha, "alpha_per_bound": alpha_k, **extra},
+        lt_pass,
     )
 
 
@@ -459,13 +474,27 @@ def _nm(t: dict[str, Any]) -> tuple[float, float]:
 
 
 def _verdict(
-    gate: Gate, st: dict[str, Any], results: list[detector.Result], words: str, ev: dict[str, Any]
+    gate: Gate,
+    st: dict[str, Any],
+    results: list[detector.Result],
+    words: str,
+    ev: dict[str, Any],
+    lt_pass: float | None = None,
 ) -> Verdict:
+    """`lt_pass`: the log threshold of certification when it differs from the harm tests' (a
+    plan with goals: engine.pass_alpha)."""
+
+    def lp(r: detector.Result) -> float:  # the log threshold a safety e-value must reach
+        return r[3] if lt_pass is None else lt_pass
+
     ev["method"] = "sequential"
     ev["bounds"] = {
         b: {"log_e_harm": h, "log_e_safe": s, "log_threshold": lt, "breach": br}
         for b, h, s, lt, br in results
     }
+    if lt_pass is not None:
+        for b in ev["bounds"].values():
+            b["log_threshold_pass"] = lt_pass
     vals = dict(bounds(gate))
     failed = [r for r in results if r[1] >= r[3] and r[4] != "both"]
     both = [r for r in results if r[4] == "both"]
@@ -473,19 +502,21 @@ def _verdict(
     status = (
         "fail"
         if failed
-        else ("pass" if results and all(r[2] >= r[3] for r in results) else "inconclusive")
+        else ("pass" if results and all(r[2] >= lp(r) for r in results) else "inconclusive")
     )
     halt = (mismatch or bool(both)) and not failed
     if halt:
         status = "inconclusive"
     worst = max(results, key=lambda r: r[1] - r[3], default=None)
-    best = min(results, key=lambda r: r[2] - r[3], default=None)
+    best = min(results, key=lambda r: r[2] - lp(r), default=None)
     w = (
         (describe.bound_text(worst[0], vals[worst[0]], gate.kind), worst[1], worst[3])
         if worst
         else None
     )
-    s = (describe.bound_text(best[0], vals[best[0]], gate.kind), best[2], best[3]) if best else None
+    s = None
+    if best is not None:
+        s = (describe.bound_text(best[0], vals[best[0]], gate.kind), best[2], lp(best))
     text = words + describe.decision(status, halt, w, s)
     if mismatch:
         o = ev["srm"]["observed_share"]

@@ -45,3 +45,6 @@ class Settings:
     alpha: float  # this gate's share of the plan's family-wise alpha
     failure_limit: int = 0
     stage_complete: bool = False  # the bake of the current step has ended with this tick
+    # the alpha of this gate's certification (`pass`), by decision role (engine.pass_alpha);
+    # None: the same as `alpha` (a plan without goals)
+    pass_alpha: float | None = None

@@ -15,12 +15,13 @@ path runs every run in lock-step rounds (each run one tick further per round):
   `stats.moments`, `stats.nm_rho` and `stats.nm_log_e`) and the sample-ratio check. Ticks the
   array form does not cover (huge supports) call the engine's `stats.hyper_update` itself.
 
-It covers `method: sequential` with proportion and mean gates on relative bounds; anything else
-(`supports` says why) runs on the engine path. `run` checks itself before it is trusted: the
-first runs are also simulated through the engine and every tick's verdicts and log e-values
-compared; any difference and the whole batch runs on the engine path instead (so a change to
-the gate math can make `simulate` slower, never wrong). tests/sim/test_fast.py asserts equal
-outcomes on several plans and scenarios, and that the fast path is the one taken.
+It covers `method: sequential` with proportion and mean guardrails on relative bounds (a goal
+gate, gates.roles, runs on the engine path, so plans it covers certify on `alpha_share`);
+anything else (`supports` says why) runs on the engine path. `run` checks itself before it is
+trusted: the first runs are also simulated through the engine and every tick's verdicts and log
+e-values compared; any difference and the whole batch runs on the engine path instead (so a
+change to the gate math can make `simulate` slower, never wrong). tests/sim/test_fast.py
+asserts equal outcomes on several plans and scenarios, and that the fast path is the one taken.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def supports(plan: Plan, scn: Scenario, series: dict[str, Any] | None = None) ->
     for gate in spec.gates:
         if gate.kind not in ("proportion", "mean"):
             return f"gate {gate.name}: kind {gate.kind}"
+        if gate.role == "goal":  # two tests and role-based alpha (gates.roles): the engine's
+            return f"gate {gate.name}: role goal"
         for b, _ in sequential.bounds(gate):
             if b not in sequential.RELATIVE:
                 return f"gate {gate.name}: absolute bound {b}"

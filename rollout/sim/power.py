@@ -327,7 +327,7 @@ def _bound_text(gate: Any) -> str:
 def preview(plan: Plan, rpm: float | None, source: str = "") -> dict[str, Any]:
     """Per analysis step: how likely every required gate is certified (`pass`) by the end of
     the bake for a healthy candidate at `rpm` requests/min, and how long each gate needs."""
-    from rollout.engine import alpha_share, gate_specs
+    from rollout.engine.types import gate_specs, pass_alpha
     from rollout.gates import sequential
 
     out: dict[str, Any] = {
@@ -347,10 +347,9 @@ def preview(plan: Plan, rpm: float | None, source: str = "") -> dict[str, Any]:
         return out
     cfg = simulated_config(plan)
     specs = gate_specs(plan)
-    alpha = alpha_share(plan)
     models: dict[str, tuple[Any, str] | None] = {}
-    for name, gate in specs.items():
-        alpha_k = alpha / max(1, len(sequential.bounds(gate)))
+    for name, gate in specs.items():  # certification by decision role (engine.pass_alpha)
+        alpha_k = pass_alpha(plan, gate) / max(1, len(sequential.bounds(gate)))
         models[name] = _model(gate, alpha_k, cfg)
     flags: list[str] = []
     for idx, step in enumerate(plan.steps):
