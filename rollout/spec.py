@@ -115,13 +115,16 @@ class Gate(_Strict):
     # guardrail: must not be worse (non-inferiority at its bound; a breach rolls back); goal:
     # must be better (superiority: max_ratio 0.9 = shown at least 10 % lower; docs/design.md)
     role: Literal["guardrail", "goal"] = "guardrail"
+    # outcomes that arrive late (judge scores, thumbs down): judge by request time, a window
+    # once its outcomes have settled this long (rollout.evaluation.online); None: as they arrive
+    settle: Annotated[Duration, Field(gt=0)] | None = None
 
     @model_serializer(mode="wrap")
     def _without_signal(self, handler: Any) -> Any:
         """A gate without `signal:` dumps (and hashes) as it did before signals existed."""
         data = handler(self)
         if isinstance(data, dict):
-            for k in ("signal", "threshold", "judge_noise", "bucket_by"):
+            for k in ("signal", "threshold", "judge_noise", "bucket_by", "settle"):
                 if data.get(k, 0) is None:
                     data.pop(k)
             if data.get("role") == "guardrail":  # the default: plans hash as before roles
