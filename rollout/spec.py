@@ -253,6 +253,14 @@ class Analysis(_Strict):
         return v
 
 
+class Budget(_Strict):
+    """What the rollout itself may spend on the candidate (rollout.engine.budget)."""
+
+    # USD the candidate's traffic may cost in one attempt, counted from the cost-per-request
+    # gate's readings; reaching it rolls back
+    max_candidate_cost: float = Field(gt=0, le=1e9, allow_inf_nan=False)
+
+
 class Wave(_Strict):
     """One target of a wave plan (rollout.waves): its own router and metrics scope, if given."""
 
@@ -288,6 +296,8 @@ class PlanSpec(_Strict):
     pricing: dict[str, Price] | None = Field(default=None, max_length=100)
     # the same change across ordered targets, one child rollout each (rollout.waves)
     waves: list[Wave] | None = Field(default=None, min_length=1, max_length=50)
+    # a spend cap on the candidate (rollout.engine.budget); needs a cost-per-request gate
+    budget: Budget | None = None
 
     @model_serializer(mode="wrap")
     def _without_empty_notify(self, handler: Any) -> Any:
@@ -301,6 +311,8 @@ class PlanSpec(_Strict):
             data.pop("pricing", None)
         if self.waves is None and isinstance(data, dict):
             data.pop("waves", None)
+        if self.budget is None and isinstance(data, dict):
+            data.pop("budget", None)
         return data
 
     @model_validator(mode="before")
@@ -368,6 +380,7 @@ class PlanSpec(_Strict):
                         f"({self.analysis.interval}s)",
                     )
                 )
+        problems += _budget_rules(self)
         if prev != 100:
             problems.append(
                 (
@@ -378,6 +391,31 @@ class PlanSpec(_Strict):
         if problems:
             raise PlanRuleErrors(problems)
         return self
+
+
+def _budget_rules(spec: PlanSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    """A budget counts the candidate's spend from a cost-per-request gate that every bake
+    judges: a stage that never reads cost could spend unseen."""
+    if spec.budget is None:
+        return []
+    cost = next((g.name for g in spec.gates if g.signal == "cost-per-request"), None)
+    if cost is None:
+        return [
+            (
+                ("budget",),
+                "a budget needs a gate with signal: cost-per-request (the candidate's spend is "
+                "counted from its readings)",
+            )
+        ]
+    return [
+        (
+            ("stages", i, "gates"),
+            f"with a budget every stage that bakes judges {cost!r} (the candidate's spend is "
+            "counted from its readings)",
+        )
+        for i, st in enumerate(spec.stages)
+        if st.bake and st.gates is not None and cost not in st.gates
+    ]
 
 
 def _known(names: Any) -> str:
