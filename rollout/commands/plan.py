@@ -38,7 +38,8 @@ def run(
     stored = stored_run(plan.name, state)
     here = None if stored is None else {"url": stored["url"], **verdict(plan, stored["run"])}
     rows = wave_rows(plan, state)
-    views.show(view, output, loaded, here, power=power_preview(plan, rpm), waves=rows)
+    cost = cost_preview(plan, rpm)
+    views.show(view, output, loaded, here, power=power_preview(plan, rpm), waves=rows, cost=cost)
     return EXIT_OK
 
 
@@ -67,6 +68,13 @@ def power_preview(plan: Plan, rpm: float | None, measured: float | None = None) 
         return preview(plan, measured, "the metrics source (check's window)")
     own = plan_rpm(plan)
     return preview(plan, own, "the plan's simulated source" if own is not None else "")
+
+
+def cost_preview(plan: Plan, rpm: float | None) -> dict[str, Any]:
+    """The candidate's cost at 100 % at `rpm` (--traffic), else the plan's simulated rate."""
+    from rollout.llm.forecast import planned
+
+    return planned(plan, rpm, "--traffic" if rpm is not None else "")
 
 
 def stored_run(name: str, state: str | None) -> dict[str, Any] | None:

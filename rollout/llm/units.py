@@ -104,14 +104,26 @@ def summary_of(spec: Any, gate: str, verdict: dict[str, Any]) -> str | None:
 
 def cost_projection(spec: Any, verdicts: dict[str, Any]) -> dict[str, Any] | None:
     """The candidate at 100 %: per-request change of the cost gate and dollars a month, at the
-    request rate of the last analysis interval (from a proportion gate's last tick)."""
+    request rate of the last analysis interval (from a proportion gate's last tick); with a
+    budget, what the candidate has spent of it (rollout.engine.budget, on the cost verdict)."""
     cost = next((g for g in getattr(spec, "gates", []) if g.signal == "cost-per-request"), None)
     if cost is None:
         return None
-    ev = (verdicts.get(cost.name) or {}).get("evidence") or {}
+    verdict = verdicts.get(cost.name) or {}
+    spent = verdict.get("budget")
+    ev = verdict.get("evidence") or {}
     c, b = ev.get("candidate_mean"), ev.get("baseline_mean")
     if not isinstance(c, int | float) or not isinstance(b, int | float) or b <= 0:
-        return None
+        if spent is None:
+            return None
+        none = dict.fromkeys(("baseline_per_request", "candidate_per_request", "relative"))
+        return {
+            "gate": cost.name,
+            **none,
+            "requests_per_hour": None,
+            "monthly_delta": None,
+            "budget": spent,
+        }
     per_interval = None
     for v in verdicts.values():
         tick = ((v or {}).get("evidence") or {}).get("tick")
@@ -128,20 +140,42 @@ def cost_projection(spec: Any, verdicts: dict[str, Any]) -> dict[str, Any] | Non
         "requests_per_hour": rph,
         "monthly_delta": (c - b) * rph * HOURS_PER_MONTH if rph is not None else None,
     }
+    if spent is not None:
+        out["budget"] = spent
     return out
 
 
 def projection_line(p: dict[str, Any]) -> str:
-    """ "candidate: +18 % per request (0.0059 vs 0.0050), +$4,120 a month at the last
-    interval's traffic"."""
-    text = (
-        f"cost at 100 %: candidate {p['relative'] * 100:+.0f} % per request "
-        f"({usd(p['candidate_per_request'])} vs {usd(p['baseline_per_request'])})"
-    )
-    if p.get("monthly_delta") is not None:
-        d = p["monthly_delta"]
-        text += (
-            f", {'+' if d >= 0 else '-'}{usd(abs(d))} a month at the last interval's traffic "
-            f"({p['requests_per_hour']:,.0f} requests/h)"
+    """ "cost at 100 %: candidate +18 % per request ($0.0059 vs $0.0050), +$4,120 a month at
+    the last interval's traffic (N requests/h); budget: candidate spent $12 of $250". `p` is
+    cost_projection's (status, report) or rollout.llm.forecast.planned's (plan): there, the
+    traffic is named (`traffic`), and a `note` says why there are no numbers."""
+    if p.get("note"):
+        text = f"cost at 100 %: {p['note']}"
+    elif p.get("relative") is None or p.get("candidate_per_request") is None:
+        text = "cost at 100 %: not yet measured for both variants"
+    else:
+        text = (
+            f"cost at 100 %: candidate {p['relative'] * 100:+.0f} % per request "
+            f"({usd(p['candidate_per_request'])} vs {usd(p['baseline_per_request'])})"
         )
-    return text
+        if p.get("monthly_delta") is not None:
+            d = p["monthly_delta"]
+            at = p.get("traffic")
+            at = at or (f"the last interval's traffic ({p['requests_per_hour']:,.0f} requests/h)")
+            text += f", {'+' if d >= 0 else '-'}{usd(abs(d))} a month at {at}"
+    return text + budget_clause(p.get("budget"))
+
+
+def budget_clause(b: dict[str, Any] | None) -> str:
+    """The spend cap in words: spent so far (status, report) or expected over the bakes (plan)."""
+    if not b or b.get("cap") is None:
+        return ""
+    cap = usd(float(b["cap"]))
+    if b.get("spent") is not None:
+        text = f"; budget: candidate spent {usd(float(b['spent']))} of {cap}"
+        n = int(b.get("unmeasured_ticks") or 0)
+        return text + (f" ({n} interval(s) without a cost reading, not counted)" if n else "")
+    if b.get("expected_spend") is not None:
+        return f"; budget {cap}: the bakes should spend ~{usd(float(b['expected_spend']))} on it"
+    return f"; budget {cap}"

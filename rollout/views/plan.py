@@ -7,6 +7,7 @@ from typing import Any
 
 from rollout.compile import min_total_seconds
 from rollout.durations import format_duration
+from rollout.llm import units
 from rollout.loading import Loaded
 from rollout.records import VARIANTS, Plan, Step
 from rollout.views import _table
@@ -21,6 +22,7 @@ def data(
     state: dict[str, Any] | None,
     power: dict[str, Any] | None = None,
     waves: list[dict[str, Any]] | None = None,
+    cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     plan = loaded.plan
     return {
@@ -34,6 +36,9 @@ def data(
         "power": power,  # rollout.sim.power.preview: what the plan can decide at its traffic
         # a wave plan's line (rollout.wave_line.document), else null
         "waves": document(plan.name, waves) if waves is not None else None,
+        # the candidate at 100 % before anything runs (rollout.llm.forecast): numbers, or null
+        # numbers and a `note` saying why there are none; `budget` when the plan caps its spend
+        "cost_projection": cost,
     }
 
 
@@ -53,6 +58,7 @@ def human(
     state: dict[str, Any] | None,
     power: dict[str, Any] | None = None,
     waves: list[dict[str, Any]] | None = None,
+    cost: dict[str, Any] | None = None,
 ) -> list[str]:
     plan = loaded.plan
     lines = [f"rollout plan: {plan.name}  ({loaded.path})"]
@@ -79,6 +85,8 @@ def human(
     lines.append(f"plan hash: {plan.plan_hash}")
     if state is not None:
         lines.append(f"state ({state['url']}): {state['message']}")
+    if cost is not None:
+        lines.append(units.projection_line(cost))
     if power is not None:
         lines += power_lines(power)
     if waves is not None:  # one rollout per wave (rollout.waves)
