@@ -9,6 +9,8 @@ judges exactly like the tool that runs it:
   still judge the candidate.
 * a failed query (ProviderError, InvalidInput): a source error; never a pass.
 * an impossible reading (events > total, negative, NaN, inf): a source error with the numbers.
+* a gate with `settle:` is read over its request-time window (TickRequest.windows, from the
+  engine), and not read at all while nothing in it has settled: no reading, never a pass.
 """
 
 from __future__ import annotations
@@ -138,18 +140,28 @@ class Observer:
     def ticks(self, req: TickRequest) -> dict[str, Tick]:
         from rollout.metrics.render import render_query
 
-        window = Window(req.start, req.end)
+        arrived = Window(req.start, req.end)
         gates = gate_specs(self.plan)
         interval = self.plan.spec.analysis.interval
         variants = self.providers.ctx.variants
         out: dict[str, Tick] = {}
         for name in req.gates:
             gate = gates[name]
+            window = arrived
+            if name in req.windows:  # `settle:` by request time (evaluation.online)
+                span = req.windows[name]
+                if span is None:  # nothing has settled yet: no reading (and no gap)
+                    continue
+                window = Window(*span)
             source = self.providers.source_for(gate)
             roles = gate.queries()
 
             def fetch(
-                variant: str, role: str, roles: dict[str, str] = roles, src: Any = source
+                variant: str,
+                role: str,
+                roles: dict[str, str] = roles,
+                src: Any = source,
+                window: Window = window,
             ) -> float:
                 info = variants[variant]
                 q = render_query(
@@ -173,6 +185,7 @@ class Observer:
                     roles: dict[str, str] = roles,
                     src: Any = source,
                     label: str = gate.bucket_by,
+                    window: Window = window,
                 ) -> dict[str, float]:
                     info = variants[variant]
                     q = render_query(

@@ -33,6 +33,9 @@ from rollout.engine.types import (
     current_step,
     ev,
     gate_specs,
+    judged_end,
+    request_windows,
+    tick_base,
     watch_gates,
 )
 from rollout.records import Phase, Plan, Run
@@ -48,6 +51,7 @@ __all__ = [
     "Wants",
     "advance",
     "alpha_share",
+    "bake_end",
     "current_step",
     "gate_specs",
     "heal",
@@ -87,7 +91,12 @@ def wanted(plan: Plan, run: Run, now: datetime) -> Wants:
             gates, stage = watch_gates(plan, run)
             assert run.desired is not None
             tick = TickRequest(
-                start=last, end=now, gates=gates, stage=stage, weight=run.desired.candidate
+                start=last,
+                end=now,
+                gates=gates,
+                stage=stage,
+                weight=run.desired.candidate,
+                windows=request_windows(plan, gates, run, now),
             )
             return Wants(tick=tick)
         return Wants()
@@ -98,14 +107,15 @@ def wanted(plan: Plan, run: Run, now: datetime) -> Wants:
     if step.kind == "evaluate":
         return Wants(evaluate=True)
     if step.kind == "analyze" and step.gates and run.step_started_at is not None:
-        last = run.last_tick_at or run.step_started_at
-        if _due(last, step.interval or 60, now, bake_end(step, run)):
+        last = tick_base(plan, step, run)
+        if _due(last, step.interval or 60, now, judged_end(plan, step, run)):
             tick = TickRequest(
-                start=last,
+                start=run.last_tick_at or run.step_started_at,
                 end=now,
                 gates=step.gates,
                 stage=step.stage or "",
                 weight=step.weight or 0,
+                windows=request_windows(plan, step.gates, run, now),
             )
             return Wants(tick=tick)
     return Wants()

@@ -20,11 +20,12 @@ from rollout.engine.types import (
     Decision,
     Observation,
     alpha_share,
-    bake_end,
     ev,
     gate_specs,
+    judged_end,
     next_step,
     pass_alpha,
+    tick_base,
 )
 from rollout.gates.evaluate import Settings, Verdict, evaluate
 from rollout.llm import units
@@ -184,7 +185,7 @@ def verdict_outcome(
 
 def analyze(plan: Plan, run: Run, step: Step, obs: Observation, now: datetime) -> Decision:
     assert run.step_started_at is not None
-    end = bake_end(step, run)
+    end = judged_end(plan, step, run)  # the bake end, plus its gates' settle (if any)
     interval = timedelta(seconds=step.interval or plan.spec.analysis.interval)
     if not step.gates:
         if now >= end:
@@ -197,7 +198,7 @@ def analyze(plan: Plan, run: Run, step: Step, obs: Observation, now: datetime) -
             return Decision(run=next_step(run, now), events=(e,), wake_at=now)
         return Decision(run=run, wake_at=end)
     if not obs.ticks:
-        last = run.last_tick_at or run.step_started_at
+        last = tick_base(plan, step, run)
         return Decision(run=run, wake_at=min(last + interval, max(end, now)))
 
     stage = step.stage or ""

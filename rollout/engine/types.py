@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from rollout.evaluation.online import request_window, settled_bake_end
 from rollout.evaluation.types import EvaluationRun
 from rollout.gates.evaluate import Tick
 from rollout.records import Event, Plan, Run, Step, Weights
@@ -23,15 +25,21 @@ class SetWeights:
 Action = SetWeights
 
 
+Span = tuple[datetime, datetime]
+
+
 @dataclass(frozen=True)
 class TickRequest:
-    """Query these gates over [start, end) for both variants."""
+    """Query these gates over [start, end) for both variants; a gate in `windows` (one with
+    `settle:`) over its request-time window instead, or not at all while it is None (nothing
+    has settled yet: no reading, and no gap either)."""
 
     start: datetime
     end: datetime
     gates: tuple[str, ...]
     stage: str
     weight: int
+    windows: dict[str, Span | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,56 @@ def ev(kind: str, now: datetime, message: str, actor: str | None = None, **data:
 
 
 def bake_end(step: Step, run: Run) -> datetime:
+    """The end of the step's bake in request time: the traffic it judges was served before."""
     assert run.step_started_at is not None and step.duration is not None
     return run.step_started_at + timedelta(seconds=step.duration * (1 + run.extensions))
+
+
+def settle_of(plan: Plan, gates: Iterable[str]) -> int:
+    """The slowest `settle` (seconds) among these gates; 0 when none of them settles."""
+    specs = gate_specs(plan)
+    return max((specs[g].settle or 0 for g in gates), default=0)
+
+
+def judged_end(plan: Plan, step: Step, run: Run) -> datetime:
+    """When the step's bake has been judged to its end, so it may pass or move on: the bake end
+    plus the slowest `settle` of its gates (evaluation.online.settled_bake_end), so the last
+    minutes of the bake are judged at the weight they were served at. Without settled gates,
+    the bake end itself (as before `settle:` existed)."""
+    return settled_bake_end(bake_end(step, run), settle_of(plan, step.gates))
+
+
+def tick_base(plan: Plan, step: Step, run: Run) -> datetime:
+    """What the step's next tick counts its interval from: the last tick, else the step's
+    start, or, when every gate of the step settles, the moment its first outcomes settled
+    (before then no tick could read anything)."""
+    assert run.step_started_at is not None
+    if run.last_tick_at is not None:
+        return run.last_tick_at
+    specs = gate_specs(plan)
+    settles = [specs[g].settle or 0 for g in step.gates]
+    if settles and min(settles) > 0:
+        return run.step_started_at + timedelta(seconds=min(settles))
+    return run.step_started_at
+
+
+def request_windows(
+    plan: Plan, gates: Iterable[str], run: Run, now: datetime
+) -> dict[str, Span | None]:
+    """The request-time window a tick at `now` reads, per settled gate among `gates` (None:
+    nothing settled yet). Each tick of the step judged its settled gates up to its own time
+    minus their settle, so what a gate has judged is `last_tick_at - settle`, kept in the run
+    without a field of its own; the engine stays pure (time is passed in)."""
+    specs = gate_specs(plan)
+    start = run.step_started_at or now
+    out: dict[str, Span | None] = {}
+    for g in gates:
+        settle = specs[g].settle
+        if not settle:
+            continue
+        until = run.last_tick_at - timedelta(seconds=settle) if run.last_tick_at else None
+        out[g] = request_window(start, until, now, settle)
+    return out
 
 
 def next_step(run: Run, now: datetime, **update: Any) -> Run:
