@@ -20,10 +20,10 @@ from typing import Any
 from rollout.errors import LeaseHeld, StaleState, StateError
 from rollout.records import Event, Holder, Run
 from rollout.redact import redact_text
-from rollout.state import Claim
+from rollout.state import Claim, plans
 from rollout.state import _common as common
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Migration N takes the schema from version N-1 to N. Append, never edit a released one.
 MIGRATIONS: dict[int, list[str]] = {
@@ -41,7 +41,16 @@ MIGRATIONS: dict[int, list[str]] = {
             pid integer NOT NULL, since timestamptz NOT NULL, expires timestamptz NOT NULL,
             token text NOT NULL)""",
     ],
+    # Plan snapshots stored once (rollout.state.plans): a commit writes the run's mutable part.
+    # Rows written before keep their plan in the body (plan_key NULL) until their next commit.
+    2: [
+        """CREATE TABLE IF NOT EXISTS rollout_plans (
+            plan_key text PRIMARY KEY, plan_hash text NOT NULL, body text NOT NULL)""",
+        "ALTER TABLE rollout_runs ADD COLUMN IF NOT EXISTS plan_key text"
+        " REFERENCES rollout_plans (plan_key)",
+    ],
 }
+_RUNS = "rollout_runs r LEFT JOIN rollout_plans p ON p.plan_key = r.plan_key"
 _MIGRATION_LOCK = 0x726F6C6C6F7574  # "rollout": one migrator at a time across clients
 
 
@@ -67,6 +76,7 @@ class PostgresStore:
         self._ready = False
         self._claims_ready = False
         self._kept: threading.local | None = None
+        self._plans = plans.PlanKeys()
 
     def _clock(self, cur: Any) -> Any:
         """Lease times come from the database server's clock, not this host's: a host whose clock
@@ -187,11 +197,15 @@ class PostgresStore:
     def load(self, name: str) -> Run | None:
         with self._read() as cur:
             cur.execute(
-                "SELECT body FROM rollout_runs WHERE name = %s ORDER BY attempt DESC LIMIT 1",
+                f"SELECT r.body, r.plan_key, p.body FROM {_RUNS} WHERE r.name = %s"
+                " ORDER BY r.attempt DESC LIMIT 1",
                 (name,),
             )
             row = cur.fetchone()
-        return Run.model_validate(row[0]) if row else None
+        return self._run(row) if row else None
+
+    def _run(self, row: tuple[Any, str | None, str | None]) -> Run:
+        return plans.run_of(*row, self._plans, lambda: f"state store {redact_text(self.url)}")
 
     def commit(self, run: Run, events: Sequence[Event], *, expected_revision: int) -> Run:
         with self._tx() as cur:
@@ -203,13 +217,24 @@ class PostgresStore:
             )
             common.check_revision(run, cur.fetchone(), expected_revision)
             new = run.model_copy(update={"revision": expected_revision + 1})
+            key = self._plans.key_of(new.plan)
+            stored = key is None
+            if key is None:
+                key, text = plans.snapshot(new.plan)
+                cur.execute(
+                    "INSERT INTO rollout_plans (plan_key, plan_hash, body) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (plan_key) DO NOTHING",
+                    (key, new.plan.plan_hash, text),
+                )
             cur.execute(
                 "INSERT INTO rollout_runs"
-                " (name, attempt, revision, phase, plan_hash, updated_at, body)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (name, attempt) DO UPDATE"
+                " (name, attempt, revision, phase, plan_hash, updated_at, body, plan_key)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
+                " ON CONFLICT (name, attempt) DO UPDATE"
                 " SET revision = EXCLUDED.revision, phase = EXCLUDED.phase,"
                 " plan_hash = EXCLUDED.plan_hash, updated_at = EXCLUDED.updated_at,"
-                " body = EXCLUDED.body WHERE rollout_runs.revision = %s",
+                " body = EXCLUDED.body, plan_key = EXCLUDED.plan_key"
+                " WHERE rollout_runs.revision = %s",
                 (
                     new.name,
                     new.attempt,
@@ -217,7 +242,8 @@ class PostgresStore:
                     str(new.phase),
                     new.plan_hash,
                     new.updated_at,
-                    new.model_dump_json(),
+                    plans.mutable(new),
+                    key,
                     expected_revision,
                 ),
             )
@@ -246,6 +272,8 @@ class PostgresStore:
                     for i, e in enumerate(events, start=1)
                 ],
             )
+        if stored:  # only once the row is committed: a rolled-back plan row is not there
+            self._plans.remember(new.plan, key)
         return new
 
     def history(self, name: str, *, limit: int = 50, all_attempts: bool = False) -> list[Event]:
@@ -272,10 +300,11 @@ class PostgresStore:
     def runs(self) -> list[Run]:
         with self._tx() as cur:
             cur.execute(
-                "SELECT DISTINCT ON (name) body FROM rollout_runs ORDER BY name, attempt DESC"
+                f"SELECT DISTINCT ON (r.name) r.body, r.plan_key, p.body FROM {_RUNS}"
+                " ORDER BY r.name, r.attempt DESC"
             )
             rows = cur.fetchall()
-        return [Run.model_validate(b) for (b,) in rows]
+        return [self._run(row) for row in rows]
 
     # -- leases -----------------------------------------------------------------------------
 

@@ -18,10 +18,10 @@ from rollout import faults, retry
 from rollout.clock import Clock, SystemClock
 from rollout.errors import LeaseHeld, StateError
 from rollout.records import Event, Holder, Run
-from rollout.state import Claim
+from rollout.state import Claim, plans
 from rollout.state import _common as common
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 # Migration N takes a database at user_version N-1 to N. Append, never edit a released one.
@@ -44,7 +44,15 @@ MIGRATIONS: dict[int, list[str]] = {
         """CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
             BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
     ],
+    # Plan snapshots stored once (rollout.state.plans): a commit writes the run's mutable part.
+    # Rows written before keep their plan in the body (plan_key NULL) until their next commit.
+    2: [
+        """CREATE TABLE IF NOT EXISTS plans (
+            plan_key TEXT PRIMARY KEY, plan_hash TEXT NOT NULL, body TEXT NOT NULL)""",
+        "ALTER TABLE runs ADD COLUMN plan_key TEXT REFERENCES plans (plan_key)",
+    ],
 }
+_RUNS = "runs r LEFT JOIN plans p ON p.plan_key = r.plan_key"
 
 
 def _iso(dt: datetime) -> str:
@@ -69,6 +77,7 @@ class SQLiteStore:
         self._ready = False  # schema checked by this instance
         self._wal = False
         self._claims_ready = False
+        self._plans = plans.PlanKeys()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -177,9 +186,14 @@ class SQLiteStore:
     def load(self, name: str) -> Run | None:
         with self._read() as db:
             row = db.execute(
-                "SELECT body FROM runs WHERE name = ? ORDER BY attempt DESC LIMIT 1", (name,)
+                f"SELECT r.body, r.plan_key, p.body FROM {_RUNS} WHERE r.name = ?"
+                " ORDER BY r.attempt DESC LIMIT 1",
+                (name,),
             ).fetchone()
-        return Run.model_validate_json(row[0]) if row else None
+        return self._run(row) if row else None
+
+    def _run(self, row: tuple[str, str | None, str | None]) -> Run:
+        return plans.run_of(*row, self._plans, lambda: f"state store {self.path}")
 
     def commit(self, run: Run, events: Sequence[Event], *, expected_revision: int) -> Run:
         with self._tx() as db:
@@ -189,9 +203,17 @@ class SQLiteStore:
             ).fetchone()
             common.check_revision(run, cur, expected_revision)
             new = run.model_copy(update={"revision": expected_revision + 1})
+            key = self._plans.key_of(new.plan)
+            stored = key is None
+            if key is None:
+                key, text = plans.snapshot(new.plan)
+                db.execute(
+                    "INSERT OR IGNORE INTO plans (plan_key, plan_hash, body) VALUES (?, ?, ?)",
+                    (key, new.plan.plan_hash, text),
+                )
             db.execute(
                 "INSERT OR REPLACE INTO runs (name, attempt, revision, phase, plan_hash, "
-                "updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "updated_at, body, plan_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.name,
                     new.attempt,
@@ -199,7 +221,8 @@ class SQLiteStore:
                     str(new.phase),
                     new.plan_hash,
                     _iso(new.updated_at),
-                    new.model_dump_json(),
+                    plans.mutable(new),
+                    key,
                 ),
             )
             faults.point("sqlite_mid_commit")  # the run row written, its events not yet
@@ -223,6 +246,8 @@ class SQLiteStore:
                     for i, e in enumerate(events, start=1)
                 ],
             )
+        if stored:  # only once the row is committed: a rolled-back plan row is not there
+            self._plans.remember(new.plan, key)
         return new
 
     def history(self, name: str, *, limit: int = 50, all_attempts: bool = False) -> list[Event]:
@@ -254,10 +279,10 @@ class SQLiteStore:
     def runs(self) -> list[Run]:
         with self._read() as db:
             rows = db.execute(
-                "SELECT body FROM runs r WHERE attempt = "
-                "(SELECT MAX(attempt) FROM runs WHERE name = r.name) ORDER BY name"
+                f"SELECT r.body, r.plan_key, p.body FROM {_RUNS} WHERE r.attempt = "
+                "(SELECT MAX(attempt) FROM runs WHERE name = r.name) ORDER BY r.name"
             ).fetchall()
-        return [Run.model_validate_json(b) for (b,) in rows]
+        return [self._run(row) for row in rows]
 
     # -- leases -----------------------------------------------------------------------------
 

@@ -33,7 +33,13 @@ def test_open_store_and_schema_version(pg_url: str) -> None:
                 "SELECT tablename FROM pg_tables WHERE tablename LIKE 'rollout_%'"
             )
         }
-    assert tables == {"rollout_schema", "rollout_runs", "rollout_events", "rollout_leases"}
+    assert tables == {
+        "rollout_schema",
+        "rollout_runs",
+        "rollout_plans",
+        "rollout_events",
+        "rollout_leases",
+    }
     open_store(pg_url).runs()  # a second client: migration is a no-op
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM rollout_schema").fetchone() == (1,)
