@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from rollout.engine import budget
 from rollout.engine.steps import rollback
 from rollout.engine.types import (
     Decision,
@@ -90,6 +91,9 @@ def judge(
         cand = (tick.readings or {}).get("candidate", {})
         seen = max(seen, cand.get("total", 0.0), cand.get("count", 0.0))
     exposure[stage] = exposure.get(stage, 0.0) + seen
+    unspent = budget.account(plan, run, obs.ticks, states, verdicts)  # spend cap: no reading, blind
+    if unspent is not None and unspent not in blind:
+        blind.append(unspent)
     update: dict[str, Any] = {
         "gates": states,
         "verdicts": verdicts,
@@ -140,6 +144,10 @@ def verdict_outcome(
             gates=[v.gate for v in failed],
             evidence={v.gate: v.evidence for v in failed},
         )
+        return Decision(run=d.run, actions=d.actions, events=(*events, *d.events), wake_at=None)
+    over = budget.exceeded(plan, run)
+    if over is not None:
+        d = rollback(run, now, over, budget=budget.shown(run.gates[budget.KEY]))
         return Decision(run=d.run, actions=d.actions, events=(*events, *d.events), wake_at=None)
     halted = [v for v in results if v.halt]
     split = served_mismatch(obs, weight)
@@ -228,6 +236,7 @@ def _bake_over(plan: Plan, run: Run, step: Step, events: list[Event], now: datet
         pending = []
     elif step.weight == 100:
         pending = [f"{run.step_gaps} interval(s) without data"]
+    pending += budget.unmeasured(plan, run)
     exposure = run.exposure.get(stage, 0.0)
     short = step.min_requests is not None and exposure < step.min_requests
     if not pending and not short:
