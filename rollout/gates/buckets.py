@@ -1,6 +1,7 @@
 """Relative proportion bounds judged with users as the unit: readings per hash bucket of the
 sticky key (Tick.buckets, from a gate's `bucket_by` label) and a cluster-robust normal-mixture
-e-process on per-bucket sums of the tick-stratified contrast at the bound.
+e-process on per-bucket sums of the tick-stratified contrast at the bound; `counts` gives the
+split check (srm.py) the same buckets' request counts.
 """
 
 from __future__ import annotations
@@ -112,3 +113,32 @@ def bound(
         late = [stats.nm_log_e(totals(c)[0], totals(c)[1], t["rho"]) for c in t["late"]]
         harm = detector.combine(t, -math.inf if t.get("harm_from_late") else harm, late)
     return (b, harm, safe, lt, "")
+
+
+# per-bucket (baseline, candidate) requests, in bucket order
+Split = list[tuple[float, float]]
+
+
+def counts(tick: Tick, role: str = "total") -> Split | None:
+    """The tick's per-bucket request counts (baseline, candidate) for the split check, or None
+    if there are none or they are unusable (a negative, NaN or missing count: no evidence)."""
+    bk = tick.buckets
+    if not bk or "candidate" not in bk or "baseline" not in bk:
+        return None
+    cand, base = bk["candidate"], bk["baseline"]
+    if len(cand) != len(base) or len(cand) < MIN_BUCKETS:
+        return None
+    out: Split = []
+    for a, b in zip(base, cand, strict=True):
+        na, nb = _count(a.get(role)), _count(b.get(role))
+        if na is None or nb is None:
+            return None
+        out.append((na, nb))
+    return out
+
+
+def _count(x: object) -> float | None:
+    """A request count as a float, or None if no count can be this (bool, NaN, negative)."""
+    if not isinstance(x, int | float) or isinstance(x, bool):
+        return None
+    return float(x) if math.isfinite(x) and x >= 0 else None

@@ -111,7 +111,7 @@ def evaluate(
     role = "total" if gate.kind == "proportion" else "count"
     # counts are numbers (increase() is fractional): the nearest integer, never truncated
     nB, nA = stats.whole(cand.get(role, 0.0)), stats.whole(base.get(role, 0.0))
-    split = srm.check(st, nA, nB, tick.weight / 100.0)
+    split = srm.check(st, nA, nB, tick.weight / 100.0, buckets.counts(tick, role))
     # Counts that are not independent draws (extrapolated increase() readings, x 4/3 with
     # 15 s scrapes of a 1 min window; bursts of one user) scatter more than binomially; the
     # split check measures by how much, and the request-level tests count each request as
