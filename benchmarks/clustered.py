@@ -12,14 +12,26 @@ population once per run and then, minute by minute, the requests those users sen
   them proportional to its rate.
 
 `minute()` returns what a metrics source would report for one minute: per variant the totals
-(events, total) and the same split per bucket. Nothing here imports rollout.
+(events, total) and the same split per bucket. The generator imports nothing from rollout.
 
     from benchmarks.clustered import Setting, Population
+
+Run as a script it measures the issue's table on healthy candidates (false rollbacks and
+split-check halts, without and with bucket readings) through `gate_validity.clustered_run`,
+one row after another, each row written to the JSON file as soon as it is done:
+
+    nice -n 10 .venv/bin/python benchmarks/clustered.py [--runs 1000] [--rpms 1000,10000]
+        [--settings 0,1,2,3] [--out benchmarks/clustered.json]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -101,3 +113,62 @@ class Population:
                 {"events": float(e), "total": float(n)} for e, n in zip(e_b, n_b, strict=True)
             ]
         return readings, buckets
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="issue #16's clustered table, healthy candidates")
+    ap.add_argument("--runs", type=int, default=1000, help="runs per row")
+    ap.add_argument("--rpms", default="1000,10000", help="requests per minute")
+    ap.add_argument("--settings", default="0,1,2,3", help="rows of SETTINGS")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("clustered.json"))
+    a = ap.parse_args()
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    from benchmarks.gate_validity import ci, clustered_run
+    from rollout.spec import Gate
+
+    g = Gate(name="errors", kind="proportion", events="e", total="t", max_ratio=1.0)
+    modes = ("requests", "buckets")
+    data = json.loads(a.out.read_text()) if a.out.exists() else {"rows": []}
+    print(
+        "| traffic | requests/min | FRR, requests | FRR, buckets | SRM halts, requests "
+        "| SRM halts, buckets |\n|---|---|---|---|---|---|",
+        flush=True,
+    )
+    for i in (int(x) for x in a.settings.split(",")):
+        s = SETTINGS[i]
+        for rpm in (float(x) for x in a.rpms.split(",")):
+            t0 = time.monotonic()
+            # the same streams as `gate_validity.py clustered` (seed, rpm, setting)
+            rng = np.random.default_rng([a.seed, int(rpm), i])
+            fails = dict.fromkeys(modes, 0)
+            halts = dict.fromkeys(modes, 0)
+            for _ in range(a.runs):
+                res = clustered_run(g, Population(s, 0.01, rng), rpm, 1.0, modes)
+                for m in modes:
+                    fails[m] += res[m][0] is not None
+                    halts[m] += res[m][1]
+            row = {
+                "setting": s.name,
+                "rpm": rpm,
+                "runs": a.runs,
+                "seed": a.seed,
+                "false_rollbacks": fails,
+                "srm_halts": halts,
+                "seconds": round(time.monotonic() - t0),
+            }
+            data["rows"] = [
+                r for r in data["rows"] if (r["setting"], r["rpm"]) != (s.name, rpm)
+            ] + [row]
+            a.out.write_text(json.dumps(data, indent=1) + "\n")
+            print(
+                f"| {s.name} | {rpm:,.0f} | {ci(fails['requests'], a.runs)} | "
+                f"{ci(fails['buckets'], a.runs)} | {ci(halts['requests'], a.runs)} | "
+                f"{ci(halts['buckets'], a.runs)} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
