@@ -13,6 +13,12 @@ Sticky hashing (the contract, so an app in another language can do the same):
     bucket = int.from_bytes(digest[:8], "big") % 10000            # 0 .. 9999
     variant = "candidate" if bucket < candidate_weight * 100 else "baseline"
 
+The bucket label of a key, for gates with `bucket_by` (label its metrics with it, e.g. an
+attribute `bucket`; the gate then judges users, the unit the router assigns): the next 8 bytes
+of the same digest, so it is independent of the routing bucket,
+
+    label = str(int.from_bytes(digest[8:16], "big") % 64)           # "0" .. "63"
+
 A key's bucket never changes while the rollout does, so a key on the candidate at 5 % (bucket
 < 500) stays on it at 25, 50 and 100 %; weights only ever grow during a rollout, so nobody
 flips back and forth. The rollout name salts the hash: the pilot users of two rollouts differ.
@@ -73,6 +79,7 @@ SCHEMA = "rollout.routes/v1"
 MAX_BYTES = 1024 * 1024  # a routes file is a few hundred bytes; a larger one is not read
 MAX_DEPTH = 16  # rollout writes depth 3
 BUCKETS = 10_000  # 0.01 % resolution; a weight of w percent is w * 100 buckets
+LABEL_BUCKETS = 64  # values of the bucket label: enough buckets for a variance, few series
 _FIRST_8 = struct.Struct(">Q").unpack_from  # the same as int.from_bytes(d[:8], "big"), faster
 _sha256 = hashlib.sha256
 
@@ -103,6 +110,14 @@ class _Table:
 def bucket(rollout: str, key: str) -> int:
     """The key's bucket in [0, 10000): stable across processes, machines and Python versions."""
     return int(_FIRST_8(_sha256(f"{rollout}\n{key}".encode()).digest())[0] % BUCKETS)
+
+
+def bucket_label(rollout: str, key: str, buckets: int = LABEL_BUCKETS) -> str:
+    """The key's bucket label ("0" .. "63") for `bucket_by` gates: bytes 8-16 of the routing
+    digest, independent of the routing bucket (bytes 0-8), so each label holds users of both
+    variants in the weight's proportion and a user's requests stay under one label."""
+    digest = _sha256(f"{rollout}\n{key}".encode()).digest()
+    return str(_FIRST_8(digest, 8)[0] % buckets)
 
 
 _KEEP = b'"\\[]{}'
@@ -242,6 +257,10 @@ class Routes:
         except Exception as exc:  # the app must never pay for a routing problem
             self.last_error = f"choose: {type(exc).__name__}: {exc}"
             return t.baseline
+
+    def bucket_label(self, key: str) -> str:
+        """`key`'s bucket label for metrics (the module's bucket_label, salted like choose)."""
+        return bucket_label(self._salt if self._salt is not None else self._table.rollout, key)
 
     # -- what the app may want to log or show ---------------------------------------------------
     @property

@@ -344,3 +344,24 @@ def test_fuzzed_routes_files_never_raise(tmp_path: Path, raw: bytes) -> None:
         assert sum(routes.weights.values()) == 100
     else:  # refused: the last good routes (50/50) stay
         assert routes.weights == {"baseline": 50, "candidate": 50}
+
+
+def test_bucket_label_is_the_documented_hash_independent_of_routing(router: FileRouter) -> None:
+    from rollout.client import LABEL_BUCKETS, bucket_label
+
+    digest = hashlib.sha256(b"support-bot\nuser-42").digest()
+    assert bucket_label("support-bot", "user-42") == str(int.from_bytes(digest[8:16], "big") % 64)
+    assert (
+        bucket_label("support-bot", "user-42") == "47"
+    )  # printf ... | sha256sum, bytes 8-16 mod 64
+    router.set_weights(Weights.of(10))
+    routes = Routes(router.path)
+    cand = on_candidate(routes, KEYS)
+    labels = {k: routes.bucket_label(k) for k in KEYS}
+    assert set(labels.values()) == {str(i) for i in range(LABEL_BUCKETS)}
+    # every label holds candidate users near the weight (10 %): the label is not the route
+    for lab in map(str, range(LABEL_BUCKETS)):
+        users = [k for k in KEYS if labels[k] == lab]
+        share = sum(k in cand for k in users) / len(users)
+        assert abs(share - 0.1) < 4 * math.sqrt(0.09 / len(users)), (lab, share)
+    assert routes.bucket_label("user-42") == bucket_label("support-bot", "user-42")

@@ -535,10 +535,35 @@ def expand_gate(g: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         kind, queries = fn(sig, ctx)
     except Unsupported as exc:
         raise _Problem("signal", f"{name} on a {stype} source: {exc}") from None
+    label = g.get("bucket_by")
+    if isinstance(label, str) and kind == "proportion":
+        if stype == "litellm":
+            raise _Problem(
+                "bucket_by",
+                f"LiteLLM's metrics carry no label of the sticky key to group {name} by; "
+                "leave bucket_by out (the gate then counts requests) or scrape the app's own "
+                "OpenTelemetry GenAI metrics (metrics: {type: prometheus})",
+            )
+        if stype == "prometheus":
+            queries = by_bucket(queries, label)
     out = {**g, "kind": kind, **queries}
     if sig.unit in LOG_UNITS and kind == "mean":
         out = _log_bounds(out, name, LOG_UNITS[sig.unit])
     return out
+
+
+def by_bucket(queries: Queries, label: str) -> Queries:
+    """A proportion signal's Prometheus queries with one series per value of `label` (a hash
+    bucket of the sticky key, for `bucket_by`): every sum keeps the label, and the events'
+    `or vector(0)` (no failures at all is 0, not no data) becomes 0 for each bucket that has
+    requests, so a bucket without failures reads 0 rather than missing."""
+    grouped = f"sum by ({label}) (increase("
+    total = queries["total"].replace("sum(increase(", grouped)
+    zero = f" or 0 * {total})"
+    return {
+        role: q.replace("sum(increase(", grouped).replace(" or vector(0))", zero)
+        for role, q in queries.items()
+    }
 
 
 def _number(v: Any) -> bool:

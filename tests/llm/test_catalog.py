@@ -239,3 +239,28 @@ def test_a_stored_signal_plan_validates_again_to_the_same_spec(tmp_path: Path) -
     again = PlanSpec.model_validate(spec.model_dump(mode="json", by_alias=True))
     assert again == spec
     assert again.gates[3].max_increase == pytest.approx(math.log(1.2))  # ttft, converted once
+
+
+def test_bucket_by_groups_a_proportion_signal_by_the_label_on_prometheus(tmp_path: Path) -> None:
+    gates = "".join(
+        f"  - {{name: g{i}, signal: {s}, {BOUNDS[s]}, bucket_by: bucket}}\n"
+        for i, s in enumerate(("error-rate", "latency-p95-exceedance", "thumbs-down-rate"))
+    )
+    for g in load(plan(tmp_path, gates, "prometheus")).spec.gates:
+        assert g.bucket_by == "bucket" and g.kind == "proportion"
+        for q in (g.events, g.total):
+            assert q is not None and "sum(" not in q and "vector(0)" not in q
+            assert q.count("sum by (bucket) (increase(") >= 1
+    errors = load(plan(tmp_path, gates, "prometheus")).spec.gates[0].events
+    assert errors is not None and errors.endswith(
+        " or 0 * sum by (bucket) (increase(gen_ai_client_operation_duration_seconds_count"
+        '{variant="{{ variant }}"}[{{ window }}])))'
+    )  # a bucket with requests and no failures reads 0, not missing
+    plain = load(plan(tmp_path, gate_line("error-rate"), "prometheus")).spec.gates[0]
+    assert plain.events is not None and "sum by" not in plain.events  # without it: as before
+
+
+def test_bucket_by_on_litellm_is_a_located_error(tmp_path: Path) -> None:
+    gates = "  - {name: e, signal: error-rate, max_ratio: 1.2, bucket_by: bucket}\n"
+    [pr] = problems(plan(tmp_path, gates, "litellm"))
+    assert pr.field == "gates[0].bucket_by" and "LiteLLM" in pr.message
