@@ -61,10 +61,13 @@ class PlanKeys:
             self._plans[key] = plan
 
     def parsed(self, key: str, text: str) -> Plan:
+        from rollout.state import redacting
+
         plan = self._plans.get(key)
         if plan is None:
             plan = Plan.model_validate_json(text)
             self.remember(plan, key)
+            redacting.stored(plan, text)
         return plan
 
 

@@ -15,6 +15,8 @@ message that quotes the URL is masked in every writer too.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rollout import secrets
-from rollout.records import Event, Holder, Run
+from rollout.records import Event, Holder, Plan, Run
 
 Mask = Callable[[str], str]
 
@@ -63,10 +65,59 @@ def masked(value: Any, mask: Mask = _full) -> Any:
     return value
 
 
+class _CleanPlans:
+    """Plan objects already masked under the secrets known then, by identity (weakly): a run's
+    plan never changes while it goes on, and walking it was a fifth of a controller look."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[int, tuple[weakref.ref[Plan], frozenset[str]]] = {}
+
+    def clean(self, plan: Plan, known: frozenset[str]) -> bool:
+        found = self._seen.get(id(plan))
+        return found is not None and found[0]() is plan and found[1] == known
+
+    def add(self, plan: Plan, known: frozenset[str]) -> None:
+        ident = id(plan)
+
+        def gone(_: object) -> None:
+            with self._lock:
+                entry = self._seen.get(ident)
+                if entry is not None and entry[0]() is None:
+                    del self._seen[ident]
+
+        with self._lock:
+            self._seen[ident] = (weakref.ref(plan, gone), known)
+
+
+_CLEAN = _CleanPlans()
+
+
+def stored(plan: Plan, text: str) -> None:
+    """`plan` was just parsed from `text`, a store's plans row (rollout.state.plans): written
+    through this wrapper, so its patterns are masked; unless it holds a secret this process
+    knows now, a commit need not walk it (a controller look loads a plan it never saw)."""
+    known = secrets.known()
+    if not secrets.any_known([text]):
+        _CLEAN.add(plan, known)
+
+
 def masked_run(run: Run) -> Run:
-    plan = masked(run.plan, secrets.mask)  # known values only: the plan must stay usable
-    rest = masked(run.model_copy(update={"plan": plan}) if plan is not run.plan else run)
-    return rest if isinstance(rest, Run) else run
+    known = secrets.known()
+    plan = run.plan
+    if not _CLEAN.clean(plan, known):
+        # known values, then (the walk of the whole run did it too) secret-looking patterns
+        out = masked(masked(plan, secrets.mask))
+        plan = out if isinstance(out, Plan) else plan
+        _CLEAN.add(plan, known)
+    changes: dict[str, Any] = {"plan": plan} if plan is not run.plan else {}
+    for name in Run.model_fields:
+        if name != "plan":
+            old = getattr(run, name)
+            new = masked(old)
+            if new is not old and new != old:
+                changes[name] = new
+    return run.model_copy(update=changes) if changes else run
 
 
 def masked_event(event: Event) -> Event:
