@@ -65,6 +65,8 @@ def supports(plan: Plan, scn: Scenario, series: dict[str, Any] | None = None) ->
             return f"gate {gate.name}: kind {gate.kind}"
         if gate.role == "goal":  # two tests and role-based alpha (gates.roles): the engine's
             return f"gate {gate.name}: role goal"
+        if gate.settle:  # request-time windows and a later bake end (engine.types.judged_end)
+            return f"gate {gate.name}: settle"
         for b, _ in sequential.bounds(gate):
             if b not in sequential.RELATIVE:
                 return f"gate {gate.name}: absolute bound {b}"

@@ -101,6 +101,9 @@ class Candidate(_M):
     content_filter_ratio: float = Field(default=1.0, ge=0)
     capacity_tpm: float | None = Field(default=None, gt=0)  # its deployment's tokens per minute
     quality_delta: float = Field(default=0.0, ge=-1, le=1)  # added to the judge score
+    # quality_delta only for requests served while the candidate takes >= this weight (%): a
+    # candidate that degrades under load (e.g. falls back to a smaller model); 0: at any weight
+    quality_from_weight: float = Field(default=0.0, ge=0, le=100)
     thumbs_down_ratio: float = Field(default=1.0, ge=0)
 
 
@@ -130,6 +133,8 @@ class Scenario(_M):
     router_share_factor: float = Field(default=1.0, gt=0)  # != 1: a broken router (SRM)
     series: dict[str, dict[str, str]] = Field(default_factory=dict)  # gate -> role -> series query
     max_minutes: float = Field(default=24 * 60.0, gt=0)  # stop a virtual rollout after this
+    # judge scores and thumbs arrive this long after their request (rollout.sim.late)
+    outcome_delay_minutes: float = Field(default=0.0, ge=0, le=7 * 24 * 60.0)
 
     @property
     def healthy(self) -> bool:
@@ -161,6 +166,7 @@ class Scenario(_M):
         cand = variant == "candidate" and minute >= c.onset_minute
         rpm = self.requests_per_minute * share
         cap = c.capacity_tpm if variant == "candidate" else b.capacity_tpm
+        worse = cand and share * 100.0 >= c.quality_from_weight - 1e-9
         return LLM(
             input_tokens=b.input_tokens * (c.input_tokens_factor if cand else 1.0),
             output_tokens=b.output_tokens * (c.output_tokens_factor if cand else 1.0),
@@ -174,7 +180,7 @@ class Scenario(_M):
             input_per_1k=b.input_per_1k * (c.cost_factor if cand else 1.0),
             output_per_1k=b.output_per_1k * (c.cost_factor if cand else 1.0),
             cost_factor=c.cost_factor if cand else 1.0,
-            quality_mean=min(1.0, max(0.0, b.quality_mean + (c.quality_delta if cand else 0.0))),
+            quality_mean=min(1.0, max(0.0, b.quality_mean + (c.quality_delta if worse else 0.0))),
             quality_sd=b.quality_sd,
             judge_rate=b.judge_rate,
             feedback_rate=b.feedback_rate,

@@ -15,15 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollout.engine import WAITING_PHASES as WAITING
-from rollout.engine import Observation, advance, current_step, gate_specs, wanted
-from rollout.engine.types import bake_end
+from rollout.engine import Observation, TickRequest, advance, current_step, gate_specs, wanted
+from rollout.engine.types import judged_end
 from rollout.errors import InvalidInput, ProviderError
 from rollout.evaluation.types import SIMULATED
 from rollout.gates.evaluate import Tick
 from rollout.llm.catalog import simulated_roles
 from rollout.observe import read_tick
 from rollout.records import Phase, Plan, Run, Weights
-from rollout.sim import traffic
+from rollout.sim import late, traffic
 from rollout.sim.traffic import Scenario
 from rollout.spec import Gate
 
@@ -112,6 +112,7 @@ def simulate_one(
         updated_at=T0,
     )
     weights = Weights.all_baseline()
+    served = late.Served()  # what the router served when: late outcomes read past windows
     now, first = T0, None
     cand_n = cand_e = ticks = 0
     excess = 0.0
@@ -136,6 +137,13 @@ def simulate_one(
             ticks += 1
             drawn: dict[str, tuple[float, float]] | None = {} if sums else None
             for g in tr.gates:
+                if specs[g].settle or (
+                    scn.outcome_delay_minutes and late.reads_outcomes(series[g])
+                ):
+                    t = _late_tick(specs[g], series[g], scn, served, tr, now, counts, lat)
+                    if t is not None:
+                        obs_ticks[g] = t
+                    continue
                 obs_ticks[g] = _tick(
                     specs[g], series[g], batches, tr.end, tr.stage, tr.weight, drawn
                 )
@@ -152,6 +160,7 @@ def simulate_one(
             _bake_end(plan, run, d.run, now, bakes)
         for act in d.actions:
             weights = act.weights
+            served.set(late.minutes(now, T0), weights.candidate / 100.0)
             if first is None and act.weights.candidate > 0:
                 first = now
         run = d.run
@@ -186,7 +195,7 @@ def _bake_end(
     step = current_step(plan, before)
     if step is None or step.kind != "analyze" or before.extensions or before.phase in WAITING:
         return
-    if now < bake_end(step, before) or after.phase == Phase.ROLLING_BACK:
+    if now < judged_end(plan, step, before) or after.phase == Phase.ROLLING_BACK:
         return
     if any(after.verdicts.get(g, {}).get("halt") for g in step.gates):
         return
@@ -241,6 +250,34 @@ def read_recorded(
 ) -> Tick:
     """simulate's tick from any `value(variant, role)` (a test feeds a recording through it)."""
     return read_tick(gate, ("baseline", "candidate"), value, at=at, stage=stage, weight=weight)
+
+
+def _late_tick(
+    gate: Gate,
+    roles: dict[str, tuple[str, dict[str, str]]],
+    scn: Scenario,
+    served: late.Served,
+    tr: TickRequest,
+    now: datetime,
+    counts: Any,
+    lat: Any,
+) -> Tick | None:
+    """A tick of a gate that reads by request time (`settle:`) or whose outcomes arrive late
+    (rollout.sim.late); None while its request window has nothing settled (no reading)."""
+    span = tr.windows.get(gate.name)
+    if gate.name in tr.windows and span is None:
+        return None
+    settled = (late.minutes(span[0], T0), late.minutes(span[1], T0)) if span else None
+    arrived = (late.minutes(tr.start, T0), late.minutes(tr.end, T0))
+    window = late.requests_read(
+        settled,
+        arrived,
+        late.minutes(now, T0),
+        scn.outcome_delay_minutes,
+        late.reads_outcomes(roles),
+    )
+    fetch = late.fetcher(scn, roles, served, window, counts, lat)
+    return read_recorded(gate, roles, fetch, tr.end, tr.stage, tr.weight)
 
 
 def _tick(
