@@ -1,5 +1,5 @@
 """Online quality gates whose outcomes arrive late, judged by a noisy judge (issue #12 item 5,
-second half). Pure helpers, designed to be wired into the observation path without changing
+second half). Pure helpers, wired into the engine and the observation path without changing
 the gates themselves; what is wired and what remains is said at the end.
 
 Late outcomes: windows by request time
@@ -41,13 +41,22 @@ Wired, and what remains
 -----------------------
 * Wired: `judge_noise: {sd, shared}` on a mean gate (`rollout.spec.Gate`); `observe.read_tick`
   inflates the readings, so apply and simulate judge alike and no gate code changed.
-* Remains (gate and engine owners): `settle:` on a gate — `Observer.ticks` would query
-  `request_window(step start, last judged end, now, settle)` per gate instead of the tick's
-  `[start, end)` (the TickRequest needs the step's start), and the analyze step's end
-  (`engine.types.bake_end`, the bake-end decision in `engine/analysis.py`) would wait for
-  `settled_bake_end` of the slowest gate before passing or moving on. Calibration files
-  (`judge_noise: {calibration: file}` read at load through `JudgeNoise.from_calibration`) and a
-  judge-bias check (a bias that differs by variant, e.g. for verbosity) are not built.
+* Wired: `settle: 10m` on a gate. `engine.wanted` puts each settled gate's
+  `request_window(step start, last tick − settle, now, settle)` in `TickRequest.windows`
+  (`engine.types.request_windows`: what a gate has judged is the last tick minus its settle,
+  so the Run needs no new field); `Observer.ticks` and `simulate` query it instead of the
+  tick's `[start, end)`, and leave the gate out of a tick while nothing has settled (no
+  reading, no gap, never a pass; a step of settled gates first ticks one interval after its
+  outcomes begin to settle, `engine.types.tick_base`). The step passes or moves on only at
+  `settled_bake_end` of its slowest settled gate (`engine.types.judged_end`, used by
+  `engine/analysis.py`); its other gates keep reading as outcomes arrive until then.
+  `simulate` draws late outcomes (`outcome_delay_minutes`, rollout.sim.late); the fast path
+  leaves settled plans to the engine.
+* Remains: requests made in a step's last `settle` (after its bake end, at its weight) are
+  judged by no step; `status`'s "bake left" and the power preview do not add `settle`;
+  calibration files (`judge_noise: {calibration: file}` read at load through
+  `JudgeNoise.from_calibration`) and a judge-bias check (a bias that differs by variant, e.g.
+  for verbosity) are not built.
 """
 
 from __future__ import annotations
