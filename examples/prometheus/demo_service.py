@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--rate",
         type=float,
-        default=float(os.environ.get("DEMO_RATE", "50")),
+        default=float(os.environ.get("DEMO_RATE", "1000")),
         help="simulated requests per second (all variants)",
     )
     p.add_argument(
