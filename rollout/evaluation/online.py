@@ -53,7 +53,8 @@ Wired, and what remains
   `simulate` draws late outcomes (`outcome_delay_minutes`, rollout.sim.late); the fast path
   leaves settled plans to the engine.
 * Remains: requests made in a step's last `settle` (after its bake end, at its weight) are
-  judged by no step; `status`'s "bake left" and the power preview do not add `settle`;
+  judged by no step; `status`'s "bake left" and `plan`'s "minimum total time" do not add
+  `settle` (the power preview needs nothing: a settled gate judges a bake's worth of requests);
   calibration files (`judge_noise: {calibration: file}` read at load through
   `JudgeNoise.from_calibration`) and a judge-bias check (a bias that differs by variant, e.g.
   for verbosity) are not built.

@@ -133,3 +133,21 @@ def test_the_observer_reads_a_settled_gate_over_its_window_and_skips_an_unsettle
     windows = {name: w for name, w in asked}
     assert windows["feedback"] == Window(at(20), at(40))  # by request time
     assert windows["requests"] == Window(at(SETTLE + 20), at(SETTLE + 40))  # as they arrive
+
+
+def test_the_watch_while_waiting_for_a_person_reads_settled_gates_by_request_time() -> None:
+    plan = make_plan(gates=[THUMBS])
+    run = _pilot(plan).model_copy(
+        update={
+            "phase": Phase.AWAITING_APPROVAL,
+            "desired": Weights.of(5),
+            "verified": Weights.of(5),
+        }
+    )
+    req = wanted(plan, run, at(20)).tick
+    assert req is not None and req.windows == {"thumbs-down": None}
+    # nothing observed (nothing settled): the engine waits an interval, it does not spin
+    d = advance(plan, run, Observation(weights=Weights.of(5)), at(20))
+    assert d.wake_at is not None and d.wake_at > at(20) and not d.events
+    req = wanted(plan, run, at(SETTLE + 20)).tick
+    assert req is not None and req.windows == {"thumbs-down": (T0, at(20))}
