@@ -74,7 +74,7 @@ def read_tick(
     if gate.judge_noise is not None and gate.kind == "mean":  # the judge's noise widens the tick
         from rollout.evaluation.online import JudgeNoise, inflate
 
-        noise = JudgeNoise(sd=gate.judge_noise.sd, shared=gate.judge_noise.shared)
+        noise = JudgeNoise(sd=gate.judge_noise.stated_sd(), shared=gate.judge_noise.shared)
         readings = inflate(readings, noise)
     buckets = _buckets(gate, split, roles) if split else None
     return Tick(at=at, stage=stage, weight=weight, readings=readings, buckets=buckets)

@@ -13,6 +13,7 @@ from rollout import views
 from rollout.clock import Clock
 from rollout.errors import EXIT_INVALID, EXIT_OK, SpecError
 from rollout.loading import load, parse_vars
+from rollout.views import judge_noise as noise
 from rollout.views import validate as view
 
 
@@ -59,4 +60,5 @@ def check(path: Path, variables: dict[str, str], var_files: Sequence[Path]) -> d
         "steps": len(plan.steps),
         "plan_hash": plan.plan_hash,
         "fingerprints": plan.fingerprints,
+        "judge_noise": noise.figures(plan.spec),  # measured from a file at load
     }

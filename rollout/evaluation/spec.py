@@ -17,9 +17,16 @@ Only pydantic and the duration parser here: `rollout.spec` imports this module.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_serializer,
+    model_validator,
+)
 
 from rollout.durations import parse_duration
 
@@ -76,13 +83,65 @@ class EvalGate(_Strict):
         return self.max_increase
 
 
+JUDGE_NOISE_SOURCES = ("sd", "repeats", "calibration")
+_COMPUTED = ("bias", "n", "sha256")  # filled from the file at load, never written in a plan
+
+
 class JudgeNoiseSpec(_Strict):
     """`judge_noise:` on a mean gate of judge scores (rollout.evaluation.online): the judge's
-    noise per grade (from repeat grading or a calibration set) and the share of its variance a
-    variant's grades in one tick have in common; each tick's variance grows by shared · sd²."""
+    noise per grade and the share of its variance a variant's grades in one tick have in
+    common; each tick's variance grows by shared · sd². The noise is stated (`sd: 0.05`) or
+    measured from a file next to the plan: `repeats: FILE` (answers graded 2+ times) or
+    `calibration: FILE` (grades of items with gold scores). A file is read at load
+    (rollout.loading.judge_noise), which fills `sd`, `n`, `sha256` (and `bias` for a
+    calibration set): the stored plan never needs the file again, and its hash changes when
+    the file does."""
 
-    sd: float = Field(ge=0, le=1e6, allow_inf_nan=False)
+    sd: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False)
+    repeats: str | None = Field(default=None, min_length=1, max_length=4096)
+    calibration: str | None = Field(default=None, min_length=1, max_length=4096)
     shared: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
+    bias: float | None = Field(default=None, allow_inf_nan=False)
+    n: int | None = Field(default=None, ge=0)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, handler: Any) -> Any:
+        """`{sd, shared}` dumps (and hashes) as it did before files could be named."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for k in ("repeats", "calibration", *_COMPUTED):
+                if data.get(k, 0) is None:
+                    data.pop(k)
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JudgeNoiseSpec:
+        given = [k for k in JUDGE_NOISE_SOURCES if getattr(self, k) is not None]
+        files = [k for k in ("repeats", "calibration") if getattr(self, k) is not None]
+        if self.sha256 is not None:  # as stored after load: the file's figures and digest
+            if len(files) != 1 or self.sd is None or self.n is None:
+                raise ValueError("sha256 is filled at load from a repeats or calibration file")
+            return self
+        if len(given) != 1:
+            raise ValueError(
+                "judge_noise takes exactly one of sd, repeats or calibration"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        extra = [k for k in ("bias", "n") if getattr(self, k) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} is computed from a file at load, not written")
+        return self
+
+    @property
+    def file(self) -> str | None:
+        return self.repeats if self.repeats is not None else self.calibration
+
+    def stated_sd(self) -> float:
+        """The judge's noise per grade; a file not read yet (a spec not loaded) is an error."""
+        if self.sd is None:
+            raise ValueError(f"judge_noise from {self.file} was not read (load the plan)")
+        return self.sd
 
 
 class EvaluateSpec(_Strict):

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from rollout.compile import compile_plan
 from rollout.errors import Problem, SpecError
-from rollout.loading import checks, read, template
+from rollout.loading import checks, judge_noise, read, template
 from rollout.loading.checks import data_of
 from rollout.loading.diagnostics import Locator, field_path, no_duplicate_keys, problems_from
 from rollout.loading.read import Loader, parse_yaml
@@ -76,6 +76,8 @@ def load(
     text = render(raw, name, context)
     try:
         spec, data, locator = _parse(text, name, listed)
+        if any(g.judge_noise is not None for g in spec.gates):  # its files, read once here
+            spec = judge_noise.resolve(spec, data, path.parent, locator, name)
         digests = _prompt_digests(spec, path.parent, locator, name)
         if spec.evaluate is not None and evaluate_checks:  # dataset, cwd, program (evaluation)
             from rollout.evaluation.checks import problems as evaluate_problems

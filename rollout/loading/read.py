@@ -112,31 +112,40 @@ def _why(exc: BaseException) -> str:
 
 def prompt_digest(prompt: str, plan_dir: Path, root: Path) -> str:
     """sha256 of a prompt file that lies inside `root` (symlinks resolved); ValueError says why."""
-    p = Path(prompt)
+    return hashlib.sha256(plan_file(prompt, plan_dir, root)).hexdigest()
+
+
+def plan_file(
+    name: str, plan_dir: Path, root: Path, what: str = "prompt file", limit: int = MAX_PROMPT_BYTES
+) -> bytes:
+    """The bytes of a file a plan names (a prompt, a judge's grades): relative to the plan's
+    folder, inside `root` after symlinks are resolved, regular and bounded; ValueError says why."""
+    p = Path(name)
     p = p if p.is_absolute() else plan_dir / p
     root_real = root.resolve()
     if not Path(os.path.abspath(p)).is_relative_to(Path(os.path.abspath(root))):
-        raise ValueError(_outside(p, "", root_real))  # `..` and absolute paths, before any I/O
+        raise ValueError(_outside(p, "", root_real, what))  # `..` and absolute paths, before I/O
     try:
         real = p.resolve(strict=True)
     except FileNotFoundError:
-        raise ValueError(f"prompt file not found: {p}") from None
+        raise ValueError(f"{what} not found: {p}") from None
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        raise ValueError(f"prompt file {p} cannot be resolved: {_why(exc)}") from None
+        raise ValueError(f"{what} {p} cannot be resolved: {_why(exc)}") from None
     if not real.is_relative_to(root_real):
-        raise ValueError(_outside(p, f" (a symlink to {real})", root_real))
+        raise ValueError(_outside(p, f" (a symlink to {real})", root_real, what))
     try:
-        data = read_bounded(real, MAX_PROMPT_BYTES, "a prompt file", shown=str(p))
+        return read_bounded(real, limit, f"a {what}", shown=str(p))
     except SpecError as exc:
         raise ValueError(exc.problems[0].message + f": {p}") from None
-    return hashlib.sha256(data).hexdigest()
 
 
-def _outside(p: Path, via: str, root: Path) -> str:
-    return (
-        f"prompt file {p}{via} is outside {root}; prompts are plan files: keep them "
-        "in the plan's folder, or set prompt_root to the folder that holds them"
-    )
+def _outside(p: Path, via: str, root: Path, what: str) -> str:
+    if what == "prompt file":
+        return (
+            f"prompt file {p}{via} is outside {root}; prompts are plan files: keep them "
+            "in the plan's folder, or set prompt_root to the folder that holds them"
+        )
+    return f"{what} {p}{via} is outside {root}; keep it in the plan's folder"
 
 
 # -- YAML -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rollout.llm import units
 from rollout.loading import Loaded
 from rollout.records import VARIANTS, Plan, Step
 from rollout.views import _table
+from rollout.views import judge_noise as noise
 from rollout.views.waves import table as waves_table
 from rollout.wave_line import document
 
@@ -39,6 +40,8 @@ def data(
         # the candidate at 100 % before anything runs (rollout.llm.forecast): numbers, or null
         # numbers and a `note` saying why there are none; `budget` when the plan caps its spend
         "cost_projection": cost,
+        # judge noise measured from a file at load (rollout.loading.judge_noise)
+        "judge_noise": noise.figures(plan.spec),
     }
 
 
@@ -83,6 +86,7 @@ def human(
     total = format_duration(min_total_seconds(plan))
     lines.append(f"minimum total time: {total} (bakes only; approvals wait for a person)")
     lines.append(f"plan hash: {plan.plan_hash}")
+    lines += noise.lines(plan.spec)
     if state is not None:
         lines.append(f"state ({state['url']}): {state['message']}")
     if cost is not None:

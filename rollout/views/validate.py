@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rollout.views import judge_noise as noise
+
 SCHEMA = "rollout.validate/v1"
 
 
@@ -16,6 +18,7 @@ def human(results: list[dict[str, Any]]) -> list[str]:
     for r in results:
         if r["valid"]:
             lines.append(f"ok  {r['file']} ({r['steps']} steps, hash {r['plan_hash'][:8]})")
+            lines += [f"    {noise.line(f)}" for f in r.get("judge_noise", [])]
         else:
             lines += [p["text"] for p in r["problems"]]
     if len(results) > 1:
