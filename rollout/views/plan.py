@@ -7,6 +7,7 @@ from typing import Any
 
 from rollout.compile import min_total_seconds
 from rollout.durations import format_duration
+from rollout.engine.types import settle_of
 from rollout.llm import units
 from rollout.loading import Loaded
 from rollout.records import VARIANTS, Plan, Step
@@ -32,7 +33,7 @@ def data(
         "plan_hash": plan.plan_hash,
         "variants": {v: variant(plan, v) for v in VARIANTS},
         "steps": [s.model_dump(mode="json") for s in plan.steps],
-        "min_total_seconds": min_total_seconds(plan),
+        "min_total_seconds": min_total_seconds(plan) + settle_seconds(plan),
         "state": state,
         "power": power,  # rollout.sim.power.preview: what the plan can decide at its traffic
         # a wave plan's line (rollout.wave_line.document), else null
@@ -83,8 +84,10 @@ def human(
     for i, s in enumerate(plan.steps, 1):
         table.add_row(str(i), *_cells(s, plan.name))
     lines += _table.lines(table)
-    total = format_duration(min_total_seconds(plan))
-    lines.append(f"minimum total time: {total} (bakes only; approvals wait for a person)")
+    settle = settle_seconds(plan)  # each step waits for its slowest settle after its bake
+    total = format_duration(min_total_seconds(plan) + settle)
+    what = f"bakes and {format_duration(settle)} of settle" if settle else "bakes only"
+    lines.append(f"minimum total time: {total} ({what}; approvals wait for a person)")
     lines.append(f"plan hash: {plan.plan_hash}")
     lines += noise.lines(plan.spec)
     if state is not None:
@@ -96,6 +99,12 @@ def human(
     if waves is not None:  # one rollout per wave (rollout.waves)
         lines += waves_table(plan.name, waves)
     return lines
+
+
+def settle_seconds(plan: Plan) -> int:
+    """What the bakes wait for their outcomes to settle: each analysis step passes or moves on
+    only at its bake end plus its gates' slowest `settle` (engine.types.judged_end)."""
+    return sum(settle_of(plan, s.gates) for s in plan.steps if s.kind == "analyze")
 
 
 def power_lines(power: dict[str, Any]) -> list[str]:
