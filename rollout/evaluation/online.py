@@ -52,12 +52,15 @@ Wired, and what remains
   `engine/analysis.py`); its other gates keep reading as outcomes arrive until then.
   `simulate` draws late outcomes (`outcome_delay_minutes`, rollout.sim.late); the fast path
   leaves settled plans to the engine.
+* Wired: `judge_noise: {repeats: FILE}` / `{calibration: FILE}`: rollout.loading.judge_noise
+  reads the file at load through `from_repeats` / `from_calibration` into the spec's `sd`, `n`,
+  `sha256` (and `bias`, shown by `validate` and `plan`), so state never needs the file again.
+* Wired: `status` says when a settled step is judged to its end (bake left plus settle) and
+  `plan`'s minimum total time adds each bake's slowest settle (the power preview needs nothing:
+  a settled gate judges a bake's worth of requests).
 * Remains: requests made in a step's last `settle` (after its bake end, at its weight) are
-  judged by no step; `status`'s "bake left" and `plan`'s "minimum total time" do not add
-  `settle` (the power preview needs nothing: a settled gate judges a bake's worth of requests);
-  calibration files (`judge_noise: {calibration: file}` read at load through
-  `JudgeNoise.from_calibration`) and a judge-bias check (a bias that differs by variant, e.g.
-  for verbosity) are not built.
+  judged by no step; a judge bias that differs by variant (e.g. for verbosity) cannot be seen
+  from one calibration set and is not checked.
 """
 
 from __future__ import annotations
