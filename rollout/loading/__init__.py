@@ -77,7 +77,7 @@ def load(
     try:
         spec, data, locator = _parse(text, name, listed)
         if any(g.judge_noise is not None for g in spec.gates):  # its files, read once here
-            spec = judge_noise.resolve(spec, data, path.parent, locator, name)
+            spec = judge_noise.resolve(spec, path.parent, locator, name)
         digests = _prompt_digests(spec, path.parent, locator, name)
         if spec.evaluate is not None and evaluate_checks:  # dataset, cwd, program (evaluation)
             from rollout.evaluation.checks import problems as evaluate_problems

@@ -31,36 +31,35 @@ MIN_ITEMS = 10  # an sd from fewer items is itself too noisy to widen a gate by
 MAX_BYTES = 4 * 1024 * 1024
 
 
-def resolve(spec: PlanSpec, data: Any, plan_dir: Path, locator: Locator, name: str) -> PlanSpec:
+def resolve(spec: PlanSpec, plan_dir: Path, locator: Locator, name: str) -> PlanSpec:
     """`spec` with every judge_noise file read into its figures; SpecError (located) if a file
-    is bad. `data` is the plan as parsed (to refuse figures written by hand)."""
+    is bad. Figures already written (a stored plan written out, e.g. by `rollout undo`) are
+    measured again: the file must still have the sha256 they carry."""
     root = plan_dir / spec.prompt_root if spec.prompt_root else plan_dir
     gates = list(spec.gates)
     problems: list[Problem] = []
     for i, gate in enumerate(gates):
         jn = gate.judge_noise
-        if jn is None:
-            continue
-        written = _written(data, i)
-        if "sha256" in written:
-            loc: tuple[str | int, ...] = ("gates", i, "judge_noise", "sha256")
-            problems.append(
-                _problem(
-                    loc, "computed from the file at load, not written in a plan", locator, name
-                )
-            )
-            continue
-        if jn.file is None:
+        if jn is None or jn.file is None:
             continue
         key = "repeats" if jn.repeats is not None else "calibration"
-        loc = ("gates", i, "judge_noise", key)
+        loc: tuple[str | int, ...] = ("gates", i, "judge_noise", key)
         try:
             raw = read.plan_file(jn.file, plan_dir, root, f"{key} file", MAX_BYTES)
             noise = figures(raw, jn.file, key, jn.shared)
         except ValueError as exc:
             problems.append(_problem(loc, str(exc), locator, name))
             continue
-        filled = jn.model_copy(update={**noise, "sha256": hashlib.sha256(raw).hexdigest()})
+        digest = hashlib.sha256(raw).hexdigest()
+        if jn.sha256 is not None and jn.sha256 != digest:  # a stored plan written out (undo)
+            loc = ("gates", i, "judge_noise", "sha256")
+            msg = (
+                f"{jn.file} has changed since this plan was written (sha256 {jn.sha256[:12]}, "
+                f"now {digest[:12]}); remove sd, n, bias and sha256 to measure it again"
+            )
+            problems.append(_problem(loc, msg, locator, name))
+            continue
+        filled = jn.model_copy(update={"bias": None, **noise, "sha256": digest})
         gates[i] = gate.model_copy(
             update={"judge_noise": JudgeNoiseSpec.model_validate(filled.model_dump())}
         )
@@ -145,15 +144,6 @@ def _number(rec: dict[str, Any], field: str, shown: str, where: str) -> float:
         got = "missing" if x is None else f"{json.dumps(x)[:40]}"
         raise ValueError(f"{shown} {where}: {field} is not a number ({got})")
     return float(x)
-
-
-def _written(data: Any, i: int) -> dict[str, Any]:
-    """The judge_noise mapping of gate `i` as written in the plan, or {}."""
-    try:
-        jn = data["gates"][i]["judge_noise"]
-    except (KeyError, IndexError, TypeError):
-        return {}
-    return jn if isinstance(jn, dict) else {}
 
 
 def _problem(loc: tuple[str | int, ...], msg: str, locator: Locator, name: str) -> Problem:

@@ -171,8 +171,9 @@ def test_a_calibration_item_needs_a_numeric_gold_score(folder: Path) -> None:
         ("{sd: 0.1, n: 10}", "n is computed from a file at load"),
         (
             "{repeats: repeats.jsonl, sd: 0.1, n: 3, sha256: " + "ab" * 32 + "}",
-            "sha256: computed from the file at load",
+            "sha256: repeats.jsonl has changed since this plan was written (sha256 abababababab",
         ),
+        ("{repeats: repeats.jsonl, sha256: " + "ab" * 32 + "}", "sha256 is filled at load"),
     ],
 )
 def test_a_missing_file_or_a_mixed_statement_is_a_located_plan_error(
@@ -191,3 +192,22 @@ def test_apply_with_a_bad_file_exits_2_and_writes_nothing(
     assert main(["apply", str(plan), "--state", state], clock=FakeClock()) == 2
     assert "gates[0].judge_noise.repeats" in capsys.readouterr().err
     assert not (folder / "state.db").exists() and not (folder / "routes.json").exists()
+
+
+def test_a_stored_plan_written_out_loads_again_while_its_file_is_unchanged(folder: Path) -> None:
+    """`rollout undo` writes the stored spec (figures and sha256 included) as a plan file."""
+    import yaml
+
+    first = load(write(folder, "{calibration: calibration.json}")).plan
+    doc = first.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    again = folder / "again.yaml"
+    again.write_text("{% raw %}\n" + yaml.safe_dump(doc, sort_keys=False) + "{% endraw %}\n")
+    reloaded = load(again).plan
+    assert reloaded.spec.gates[0].judge_noise == first.spec.gates[0].judge_noise
+    assert reloaded.plan_hash == first.plan_hash
+    (folder / "calibration.json").write_text(
+        json.dumps(json.loads((folder / "calibration.json").read_text())[1:])
+    )
+    with pytest.raises(SpecError) as exc:
+        load(again)
+    assert "judge_noise.sha256: calibration.json has changed" in str(exc.value.problems[0])
