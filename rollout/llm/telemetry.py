@@ -7,6 +7,7 @@ Neither library is imported until a Telemetry is made.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # The GenAI semantic conventions' advisory boundaries (rollout.llm.catalog queries these `le`s).
@@ -32,7 +33,12 @@ class Telemetry:
 
     backend: "auto" (OpenTelemetry when opentelemetry-api is importable), "opentelemetry"
     (with `meter_provider`, else the global one) or "prometheus" (with `registry`, else the
-    default registry). Recording never raises into the app; `last_error` says what failed."""
+    default registry). Recording never raises into the app; `last_error` says what failed.
+
+    `bucket_by="bucket"` adds that label to the calls and the feedback (what proportion gates
+    count), so a gate with the same `bucket_by` judges users, not requests: pass each call's
+    `bucket=Routes.bucket_label(user_key)` (64 values, independent of the variant the key got).
+    A call without one is recorded under bucket "none" and `last_error` says so."""
 
     def __init__(
         self,
@@ -41,8 +47,12 @@ class Telemetry:
         meter_provider: Any = None,
         registry: Any = None,
         operation: str = "chat",
+        bucket_by: str | None = None,
     ) -> None:
         self.operation = operation
+        if bucket_by is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", bucket_by):
+            raise ValueError(f"bucket_by is a label name (got {bucket_by!r})")
+        self.bucket_by = bucket_by
         self.last_error: str | None = None
         if backend == "auto":
             import importlib.util
@@ -96,10 +106,11 @@ class Telemetry:
 
         reg = registry if registry is not None else REGISTRY
         common = ["variant", "gen_ai_operation_name", "gen_ai_request_model"]
+        by = [self.bucket_by] if self.bucket_by else []
         self._p_duration = Histogram(
             "gen_ai_client_operation_duration_seconds",
             "GenAI operation duration",
-            [*common, "error_type"],
+            [*common, "error_type", *by],
             buckets=SECONDS_BUCKETS,
             registry=reg,
         )
@@ -127,7 +138,7 @@ class Telemetry:
         self._p_feedback = Counter(
             "gen_ai_user_feedback",
             "User ratings of responses",
-            ["variant", "gen_ai_feedback"],
+            ["variant", "gen_ai_feedback", *by],
             registry=reg,
         )
 
@@ -142,10 +153,13 @@ class Telemetry:
         output_tokens: int | None = None,
         ttft_s: float | None = None,
         content_filtered: bool = False,
+        bucket: str | None = None,
     ) -> None:
-        """One model call: its variant (Choice.variant), duration, outcome, tokens and TTFT."""
+        """One model call: its variant (Choice.variant), duration, outcome, tokens and TTFT;
+        `bucket`: the key's bucket label when the Telemetry was made with `bucket_by`."""
         try:
             err = error_type(status, content_filtered)
+            by = self._by(bucket)
             if self.backend == "opentelemetry":
                 attrs: dict[str, str] = {
                     "variant": variant,
@@ -153,7 +167,8 @@ class Telemetry:
                 }
                 if model:
                     attrs["gen_ai.request.model"] = model
-                self._duration.record(latency_s, {**attrs, **({"error.type": err} if err else {})})
+                call = {**attrs, **({"error.type": err} if err else {}), **by}
+                self._duration.record(latency_s, call)
                 for kind, n in (("input", input_tokens), ("output", output_tokens)):
                     if n is not None and err is None:
                         self._tokens.record(n, {**attrs, "gen_ai.token.type": kind})
@@ -161,7 +176,7 @@ class Telemetry:
                     self._ttft.record(ttft_s, attrs)
                 return
             labels = (variant, self.operation, model or "")
-            self._p_duration.labels(*labels, err or "").observe(latency_s)
+            self._p_duration.labels(*labels, err or "", *by.values()).observe(latency_s)
             for kind, n in (("input", input_tokens), ("output", output_tokens)):
                 if n is not None and err is None:
                     self._p_tokens.labels(*labels, kind).observe(n)
@@ -169,6 +184,15 @@ class Telemetry:
                 self._p_ttft.labels(*labels).observe(ttft_s)
         except Exception as exc:  # telemetry must never break the app's call
             self.last_error = f"record: {exc}"
+
+    def _by(self, bucket: str | None) -> dict[str, str]:
+        """The bucket label of one call, when this Telemetry groups by one."""
+        if self.bucket_by is None:
+            return {}
+        if bucket is None:
+            self.last_error = f"record: no bucket given (bucket_by={self.bucket_by!r}): 'none'"
+            bucket = "none"
+        return {self.bucket_by: str(bucket)}
 
     def score(self, variant: str, value: float) -> None:
         """A judge's (or evaluator's) score of one sampled response, 0-1."""
@@ -180,13 +204,14 @@ class Telemetry:
         except Exception as exc:
             self.last_error = f"score: {exc}"
 
-    def feedback(self, variant: str, *, down: bool) -> None:
+    def feedback(self, variant: str, *, down: bool, bucket: str | None = None) -> None:
         """A user's thumbs up (down=False) or down on one response."""
         rating = "down" if down else "up"
         try:
+            by = self._by(bucket)
             if self.backend == "opentelemetry":
-                self._feedback.add(1, {"variant": variant, "gen_ai.feedback": rating})
+                self._feedback.add(1, {"variant": variant, "gen_ai.feedback": rating, **by})
             else:
-                self._p_feedback.labels(variant, rating).inc()
+                self._p_feedback.labels(variant, rating, *by.values()).inc()
         except Exception as exc:
             self.last_error = f"feedback: {exc}"

@@ -117,3 +117,65 @@ def check_exposition(text: str) -> None:
     assert has(f"{catalog.OTEL_TTFT}_count", variant="candidate")
     assert has(f"{catalog.OTEL_SCORE_METRIC}_sum", variant="candidate")
     assert has(catalog.OTEL_FEEDBACK, variant="candidate", gen_ai_feedback="down")
+
+
+def test_bucket_by_labels_the_calls_and_feedback_the_bucketed_signals_group_by() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from rollout.client import bucket_label
+
+    reg = CollectorRegistry()
+    t = Telemetry("prometheus", registry=reg, bucket_by="bucket")
+    b = bucket_label("support-bot", "user-17")
+    t.record("candidate", latency_s=0.4, status=500, bucket=b)
+    t.feedback("candidate", down=True, bucket=b)
+    assert t.last_error is None
+    text = generate_latest(reg).decode()
+    d = catalog.OTEL_DURATION
+    assert re.search(rf'{d}_count{{[^}}]*bucket="{b}"[^}}]*}}', text) or re.search(
+        rf'{d}_count{{[^}}]*error_type="500"[^}}]*bucket="{b}"', text
+    )
+    assert re.search(rf'{catalog.OTEL_FEEDBACK}{{[^}}]*bucket="{b}"', text)
+    # what a bucket_by gate's queries group by is this label
+    q = catalog.by_bucket(
+        {"events": "sum(increase(x[1m]))", "total": "sum(increase(y[1m]))"}, "bucket"
+    )
+    assert q["total"].startswith("sum by (bucket) (")
+    # a call without its bucket is still recorded, under "none", and said
+    t.record("candidate", latency_s=0.4, status=200)
+    assert t.last_error is not None and "no bucket" in t.last_error
+    assert 'bucket="none"' in generate_latest(reg).decode()
+
+
+def test_opentelemetry_bucket_attribute_and_no_label_by_default() -> None:
+    t, reader = exposition_otel()
+    t.record("candidate", latency_s=0.4, status=200, bucket="7")  # ignored without bucket_by
+    data = reader.get_metrics_data()  # type: ignore[attr-defined]
+    points = [
+        p
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "gen_ai.client.operation.duration"
+        for p in m.data.data_points
+    ]
+    assert points and all("bucket" not in p.attributes for p in points)
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader2 = InMemoryMetricReader()
+    t2 = Telemetry(
+        "opentelemetry", meter_provider=MeterProvider(metric_readers=[reader2]), bucket_by="bucket"
+    )
+    t2.record("candidate", latency_s=0.4, status=429, bucket="7")
+    t2.feedback("baseline", down=False, bucket="3")
+    got = {
+        m.name: {p.attributes.get("bucket") for p in m.data.data_points}
+        for rm in reader2.get_metrics_data().resource_metrics  # type: ignore[union-attr]
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+    }
+    assert got["gen_ai.client.operation.duration"] == {"7"}
+    assert got["gen_ai.user.feedback"] == {"3"}
+    with pytest.raises(ValueError, match="label name"):
+        Telemetry("prometheus", bucket_by="bad label")
