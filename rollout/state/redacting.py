@@ -4,10 +4,11 @@ state, whatever the backend (SQLite, PostgreSQL, memory).
 Runs and events carry text from outside: a gateway's error body, httpx's message about a bad
 header, Prometheus' own `error` field, a `--reason`. Each of them may quote a credential the
 tool configured. Before a commit reaches the backend, every string in the run and its events is
-masked: known secret values (rollout.secrets) everywhere, and secret-looking patterns
-(`Bearer ...`, `password=...`) everywhere except the stored plan itself, which was checked for
-literal secrets at load and must stay usable (abort builds the router from it). Reads pass
-through: what was written is already clean.
+masked: known secret values (rollout.secrets) and secret-looking patterns (`Bearer ...`,
+`password=...`) everywhere, the stored plan included (as this module has always done: the
+plan was checked for literal secrets at load, so a clean plan is unchanged by the patterns and
+stays usable, abort builds the router from it; a masked one says where a secret would have
+been written). Reads pass through: what was written is already clean.
 
 The state URL's own password joins the known secrets when the store is opened, so a driver
 message that quotes the URL is masked in every writer too.
