@@ -315,6 +315,11 @@ class PlanSpec(_Strict):
             data.pop("budget", None)
         return data
 
+    def cost_gate(self) -> Gate | None:
+        """The gate the candidate's costs are read from (the projection at 100 %, the spend
+        cap): the plan's first `signal: cost-per-request` gate."""
+        return next((g for g in self.gates if g.signal == "cost-per-request"), None)
+
     @model_validator(mode="before")
     @classmethod
     def _signals(cls, data: Any) -> Any:
@@ -398,8 +403,8 @@ def _budget_rules(spec: PlanSpec) -> list[tuple[tuple[str | int, ...], str]]:
     judges: a stage that never reads cost could spend unseen."""
     if spec.budget is None:
         return []
-    cost = next((g.name for g in spec.gates if g.signal == "cost-per-request"), None)
-    if cost is None:
+    gate = spec.cost_gate()
+    if gate is None:
         return [
             (
                 ("budget",),
@@ -407,6 +412,7 @@ def _budget_rules(spec: PlanSpec) -> list[tuple[tuple[str | int, ...], str]]:
                 "counted from its readings)",
             )
         ]
+    cost = gate.name
     return [
         (
             ("stages", i, "gates"),

@@ -22,11 +22,6 @@ from rollout.records import Plan, Run
 KEY = "budget:candidate"  # in run.gates (no gate name has a colon)
 
 
-def cost_gate(plan: Plan) -> str | None:
-    """The gate the spend is counted from: the plan's first cost-per-request gate."""
-    return next((g.name for g in plan.spec.gates if g.signal == "cost-per-request"), None)
-
-
 def spend_of(tick: Tick | None) -> float | None:
     """The candidate's dollars in one tick's window; None: no usable reading (never zero)."""
     if tick is None or tick.error is not None or tick.readings is None:
@@ -51,9 +46,10 @@ def account(
     status and the report read). Returns the cost gate's name when its reading was unusable
     (the tick is blind), else None. Nothing happens without a budget."""
     cap = plan.spec.budget
-    gate = cost_gate(plan)
-    if cap is None or gate is None:
+    cost = plan.spec.cost_gate()
+    if cap is None or cost is None:
         return None
+    gate = cost.name
     st = run.gates.get(KEY) or {}
     same_step = st.get("step") == run.step_index
     got = spend_of(ticks.get(gate))

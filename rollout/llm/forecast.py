@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollout.llm.pricing import HOURS_PER_MONTH, lookup
+from rollout.llm.pricing import lookup, monthly_projection
 from rollout.records import Plan
 
 KEYS = ("baseline_per_request", "candidate_per_request", "relative", "requests_per_hour")
@@ -23,7 +23,7 @@ def planned(plan: Plan, rpm: float | None = None, traffic_from: str = "") -> dic
     """The cost projection's numbers (the keys of units.cost_projection, plus `traffic` and
     `budget`), or the same keys set to None and a `note` that says why there are none."""
     spec = plan.spec
-    cost = next((g for g in spec.gates if g.signal == "cost-per-request"), None)
+    cost = spec.cost_gate()
     src = spec.sources.get(cost.source) if cost is not None and cost.source else spec.metrics
     budget = spec.budget.max_candidate_cost if spec.budget is not None else None
     base: dict[str, Any] = {"gate": cost.name if cost is not None else None}
@@ -57,11 +57,7 @@ def planned(plan: Plan, rpm: float | None = None, traffic_from: str = "") -> dic
     rph = rpm * 60.0
     out = {
         **base,
-        "baseline_per_request": b,
-        "candidate_per_request": c,
-        "relative": c / b - 1.0 if b > 0 else None,
-        "requests_per_hour": rph,
-        "monthly_delta": (c - b) * rph * HOURS_PER_MONTH,
+        **monthly_projection(b, c, rph),
         "traffic": f"{rpm:,.0f} requests/min" + (f" ({traffic_from})" if traffic_from else ""),
         "note": None,
     }

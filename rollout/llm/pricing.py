@@ -83,9 +83,11 @@ def lookup(
 
 def monthly_projection(
     base_cost_per_request: float, cand_cost_per_request: float, requests_per_hour: float
-) -> dict[str, float]:
-    """What moving all traffic to the candidate changes, at `requests_per_hour`."""
-    rel = cand_cost_per_request / base_cost_per_request - 1.0 if base_cost_per_request > 0 else 0.0
+) -> dict[str, float | None]:
+    """What moving all traffic to the candidate changes, at `requests_per_hour` (the numbers of
+    `rollout plan`'s and `rollout status`'s projections; no relative change from a baseline
+    that costs nothing)."""
+    rel = cand_cost_per_request / base_cost_per_request - 1.0 if base_cost_per_request > 0 else None
     delta = (cand_cost_per_request - base_cost_per_request) * requests_per_hour * HOURS_PER_MONTH
     return {
         "baseline_per_request": base_cost_per_request,

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rollout.llm.catalog import LOG_UNITS, SCORE, SIGNALS, TIME, TOKENS, USD
-from rollout.llm.pricing import HOURS_PER_MONTH
+from rollout.llm.pricing import monthly_projection
+
+if TYPE_CHECKING:
+    from rollout.spec import PlanSpec
 
 
 def ms(seconds: float) -> str:
@@ -102,11 +105,11 @@ def summary_of(spec: Any, gate: str, verdict: dict[str, Any]) -> str | None:
     return got if got is not None else verdict.get("summary")
 
 
-def cost_projection(spec: Any, verdicts: dict[str, Any]) -> dict[str, Any] | None:
+def cost_projection(spec: PlanSpec, verdicts: dict[str, Any]) -> dict[str, Any] | None:
     """The candidate at 100 %: per-request change of the cost gate and dollars a month, at the
     request rate of the last analysis interval (from a proportion gate's last tick); with a
     budget, what the candidate has spent of it (rollout.engine.budget, on the cost verdict)."""
-    cost = next((g for g in getattr(spec, "gates", []) if g.signal == "cost-per-request"), None)
+    cost = spec.cost_gate()
     if cost is None:
         return None
     verdict = verdicts.get(cost.name) or {}
@@ -132,14 +135,9 @@ def cost_projection(spec: Any, verdicts: dict[str, Any]) -> dict[str, Any] | Non
             break
     interval = float(getattr(getattr(spec, "analysis", None), "interval", 60) or 60)
     rph = per_interval * 3600.0 / interval if per_interval is not None else None
-    out: dict[str, Any] = {
-        "gate": cost.name,
-        "baseline_per_request": b,
-        "candidate_per_request": c,
-        "relative": c / b - 1.0,
-        "requests_per_hour": rph,
-        "monthly_delta": (c - b) * rph * HOURS_PER_MONTH if rph is not None else None,
-    }
+    out: dict[str, Any] = {"gate": cost.name, **monthly_projection(b, c, rph or 0.0)}
+    if rph is None:  # no proportion gate's tick: the per-request change alone
+        out.update(requests_per_hour=None, monthly_delta=None)
     if spent is not None:
         out["budget"] = spent
     return out

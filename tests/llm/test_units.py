@@ -102,10 +102,14 @@ def test_status_shows_the_projection_and_the_readable_verdicts(run: Run) -> None
     assert math.isfinite(doc["cost_projection"]["monthly_delta"])
 
 
-def test_a_plan_without_signals_keeps_its_summaries() -> None:
+def test_a_plan_without_signals_keeps_its_summaries(run: Run) -> None:
     v = {"summary": "lat: mean -0.2 vs -0.2", "evidence": {"kind": "mean"}}
     assert units.readable(None, v) is None
-    assert units.cost_projection(object(), {}) is None
+    spec = run.plan.spec
+    uncosted = spec.model_copy(
+        update={"gates": [g for g in spec.gates if g.signal != "cost-per-request"]}
+    )
+    assert units.cost_projection(uncosted, run.verdicts) is None
 
 
 def test_the_report_shows_readable_evidence_and_the_projection(run: Run) -> None:
