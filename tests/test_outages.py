@@ -21,7 +21,7 @@ from tests.helpers.plans import make_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(
-    [*ROOT.glob("examples/*/plan.yaml"), *ROOT.glob("plans/*.yaml")], key=lambda p: str(p)
+    [*ROOT.glob("examples/*/plan*.yaml"), *ROOT.glob("plans/*.yaml")], key=lambda p: str(p)
 )
 
 
